@@ -1,0 +1,15 @@
+"""ourad: a small forward- and reverse-mode automatic differentiation library over NumPy.
+
+>>> import ourad
+>>> from ourad import xp
+>>> ourad.grad(lambda x: xp.sin(x) * x)(1.0)
+"""
+from . import xp
+from .core import (count_flops, grad, hessian, jacfwd, jacrev, jvp, primal_of, value_and_grad,
+                   vjp)
+from .rules import RULES
+from .trace import trace
+
+__all__ = ["xp", "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian",
+           "count_flops", "trace", "RULES", "primal_of"]
+__version__ = "0.1.0"

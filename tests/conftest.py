@@ -1,0 +1,12 @@
+"""Test-wide settings: Hypothesis profiles, and the conformance harness's pytest wiring."""
+import os
+
+from hypothesis import HealthCheck, settings
+
+# `ci`: derandomized and bounded, so the same commit gives the same verdicts; `thorough`: for
+# nightly depth. Choose with HYPOTHESIS_PROFILE=thorough.
+settings.register_profile("ci", derandomize=True, max_examples=25, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=500, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

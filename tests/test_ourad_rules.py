@@ -1,0 +1,108 @@
+"""Every primitive of ourad's rule table: JVP against central differences, VJP against JVP."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import ourad
+from ourad.core import bind
+from ourad.rules import RULES
+
+NAMES = sorted(RULES)
+seeds = st.integers(0, 2**32 - 1)
+
+
+def _call(name, seed, dtype=np.float64):
+    """A drawn call of the primitive, as a function of its differentiable inputs alone."""
+    prim = RULES[name]
+    args, params = prim.sample(np.random.default_rng(seed))
+    args = [np.asarray(a, dtype) if np.asarray(a).dtype.kind == "f" else a for a in args]
+    diff = [i for i, a in enumerate(args)
+            if np.asarray(a).dtype.kind == "f" and prim.vjp[i] is not None]
+
+    def f(*xs):
+        full = list(args)
+        for i, x in zip(diff, xs):
+            full[i] = x
+        return bind(prim, *full, **params)
+
+    return prim, f, [args[i] for i in diff], args, params
+
+
+def _central(f, xs, vs, h):
+    plus = f(*[x + h * v for x, v in zip(xs, vs)])
+    minus = f(*[x - h * v for x, v in zip(xs, vs)])
+    return (np.asarray(plus) - np.asarray(minus)) / (2 * h)
+
+
+def test_every_rule_has_both_modes_a_sampler_and_a_flop_count():
+    for name, prim in RULES.items():
+        assert prim.jvp is not None and prim.vjp is not None, name
+        assert len(prim.jvp) == len(prim.vjp), name
+        assert callable(prim.sample) and callable(prim.flops), name
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(seed=seeds)
+def test_jvp_matches_central_differences(name, seed):
+    prim, f, xs, args, params = _call(name, seed)
+    rng = np.random.default_rng(seed + 1)
+    vs = [rng.standard_normal(np.shape(x)) for x in xs]
+    y, y_dot = ourad.jvp(f, xs, vs)
+    h = 1e-5
+    fd = _central(f, xs, vs, h)
+    # central differences: truncation ~ h^2 |f'''|, roundoff ~ eps |f| / h
+    tol = 1e-6 * (1 + np.abs(fd)) + 1e-9 * (1 + np.abs(y)) / h
+    ok = np.abs(np.asarray(y_dot) - fd) <= tol
+    if prim.kink is not None:  # the difference quotient straddles a kink: no verdict there
+        ok |= np.broadcast_to(prim.kink(*args, **params) < 1e-3, np.shape(ok))
+    assert ok.all(), f"{name}: jvp {y_dot} vs central differences {fd} (tolerance {tol})"
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(seed=seeds)
+def test_vjp_is_transpose_of_jvp(name, seed):
+    prim, f, xs, args, params = _call(name, seed)
+    rng = np.random.default_rng(seed + 2)
+    vs = [rng.standard_normal(np.shape(x)) for x in xs]
+    y, y_dot = ourad.jvp(f, xs, vs)
+    u = rng.standard_normal(np.shape(y))
+    y2, back = ourad.vjp(f, *xs)
+    x_bars = back(u)
+    lhs_terms = np.asarray(u * y_dot)
+    rhs_terms = [np.asarray(xb * v) for xb, v in zip(x_bars, vs)]
+    lhs, rhs = lhs_terms.sum(), sum(t.sum() for t in rhs_terms)
+    scale = np.abs(lhs_terms).sum() + sum(np.abs(t).sum() for t in rhs_terms)
+    tol = 16 * np.finfo(float).eps * scale + 1e-300
+    assert np.array_equal(y, y2)
+    assert abs(lhs - rhs) <= tol, f"{name}: <u, J v> = {lhs!r}, <J^T u, v> = {rhs!r}, tol {tol:.3g}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_float32_stays_float32(name):
+    prim, f, xs, args, params = _call(name, 7, np.float32)
+    y, y_dot = ourad.jvp(f, xs, [np.ones_like(x) for x in xs])
+    _, back = ourad.vjp(f, *xs)
+    x_bars = back(np.ones_like(y))
+    assert np.result_type(y) == np.float32, name
+    assert np.result_type(y_dot) == np.float32, name
+    assert all(np.result_type(xb) == np.float32 for xb in x_bars), name
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if RULES[n].kink is None])
+def test_python_floats_give_the_same_derivatives_as_arrays(name):
+    prim = RULES[name]
+    for seed in range(200):  # the first drawn call that takes scalars alone
+        args, params = prim.sample(np.random.default_rng(seed))
+        if not params and all(np.shape(a) == () and np.asarray(a).dtype.kind == "f"
+                              for a in args):
+            break
+    else:
+        pytest.skip(f"{name} takes no scalar call")
+    f = lambda *xs: bind(prim, *xs)  # noqa: E731
+    g_float = ourad.grad(f, tuple(range(len(args))))(*[float(a) for a in args])
+    g_array = ourad.grad(f, tuple(range(len(args))))(*[np.asarray(a, float) for a in args])
+    assert all(type(g) is float for g in g_float)
+    # math and NumPy may round a transcendental function 1 ulp apart, and a rule such as
+    # tanh's 1 - y^2 turns that into an absolute (not relative) difference of a few ulps of 1
+    np.testing.assert_allclose(np.asarray(g_float), np.asarray(g_array, float),
+                               rtol=8 * np.finfo(float).eps, atol=8 * np.finfo(float).eps)
