@@ -1,0 +1,247 @@
+"""Finite differences as an oracle, each result with an honest error estimate.
+
+Every estimate differentiates g(t) = f(x + t v) at t = 0 along a direction v. The step is not a
+constant: a pilot stencil at a coarse step measures the derivative that drives the truncation
+error (f'' for one-sided, f''' for central differences), and the step is chosen where that
+truncation error meets the roundoff error eps |f| / h, the balance the notes warn about
+("numerical instability if h small, inaccurate if h large"). The estimate's error bound is
+the sum of both terms, with a safety factor. Richardson extrapolation of central differences
+(the five-point stencil) and the complex step (for real-analytic formulas) are the
+higher-order methods. Every evaluation of f is counted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .protocol import Namespace, Unsupported, as_float64, basis
+
+
+def _softmax(x, axis=-1):
+    z = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return z / np.sum(z, axis=axis, keepdims=True)
+
+
+def _logsumexp(x, axis=None, keepdims=False):
+    c = np.max(x, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(x - c), axis=axis, keepdims=True)) + c
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+xp = Namespace("numpy", np, {
+    "pow": np.power,
+    "relu": lambda x: np.maximum(x, 0),
+    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+    "softmax": _softmax,
+    "logsumexp": _logsumexp,
+    "matrix_transpose": lambda x: np.swapaxes(x, -1, -2),
+    "permute_dims": np.transpose,
+    "getitem": lambda x, idx: x[idx],
+    "stop_gradient": lambda x: x,
+    "asarray": lambda x, dtype=None: np.asarray(x, dtype=dtype),
+})
+
+SAFETY = 4.0      # on every error bound: the pilot's derivative is itself an estimate
+ROUNDOFF = 4.0    # ulps of f lost per evaluation (a few ulps for ordinary formulas)
+
+
+@dataclass
+class Estimate:
+    value: np.ndarray       # the derivative along v (shape of f's output)
+    error: np.ndarray       # estimated bound of |value - exact|, entrywise
+    evaluations: int
+    step: float
+    method: str
+
+
+class FiniteDifferences:
+    """The `fd` engine. `method`: "central" (default), "forward", "backward", "richardson"
+    or "complex"; `step`: a fixed h instead of the error model's."""
+
+    name = "fd"
+    xp = xp
+    version = np.__version__
+
+    def __init__(self, method: str = "central", step: float | None = None,
+                 dtype=np.float64):
+        if method not in ("central", "forward", "backward", "richardson", "complex"):
+            raise ValueError(f"fd: unknown method {method!r}")
+        self.method, self.step, self.dtype = method, step, np.dtype(dtype)
+        self.evaluations = 0
+        self.last: Estimate | None = None
+
+    # --- the protocol ---------------------------------------------------------------------
+
+    def jvp(self, f, primals, tangents):
+        est = self.directional(f, primals, tangents)
+        self.last = est
+        return as_float64(self._eval(f, primals)), as_float64(est.value)
+
+    def vjp(self, f, primals, cotangent):
+        J, err, out = self.jacobian(f, primals)
+        u = as_float64(cotangent).reshape(-1)
+        bars, errs, start = [], [], 0
+        for p in primals:
+            n = np.size(p)
+            bars.append((u @ J[:, start:start + n]).reshape(np.shape(p)))
+            errs.append((np.abs(u) @ err[:, start:start + n]).reshape(np.shape(p)))
+            start += n
+        self.last = Estimate(tuple(bars), tuple(errs), self.evaluations, float("nan"),
+                             self.method)
+        return out, tuple(bars)
+
+    # --- the estimates ----------------------------------------------------------------------
+
+    def _eval(self, f, primals, t=0.0, tangents=None):
+        self.evaluations += 1
+        args = [np.asarray(p, self.dtype) for p in primals]
+        if t != 0.0:
+            args = [a + np.asarray(t * np.asarray(v, self.dtype)) for a, v in zip(args, tangents)]
+        return np.asarray(f(xp, *args))
+
+    def directional(self, f, primals, tangents, method: str | None = None,
+                    step: float | None = None) -> Estimate:
+        """The derivative of f at `primals` along `tangents`, with its error bound."""
+        method, step = method or self.method, step or self.step
+        before = self.evaluations
+        eps = float(np.finfo(self.dtype).eps)
+        vmax = max((float(np.max(np.abs(v))) for v in tangents if np.size(v)), default=0.0)
+        if vmax == 0.0:
+            out = self._eval(f, primals)
+            return Estimate(np.zeros_like(out, dtype=float), np.zeros_like(out, dtype=float),
+                            self.evaluations - before, 0.0, method)
+        xmax = max((float(np.max(np.abs(p))) for p in primals if np.size(p)), default=0.0)
+        scale = max(1.0, xmax) / vmax            # h * |v| is measured against |x|
+        g = lambda t: self._eval(f, primals, t, tangents).astype(float)  # noqa: E731
+
+        if method == "complex":
+            h = 1e-20 * scale
+            try:
+                self.evaluations += 1
+                args = [np.asarray(p, complex) + 1j * h * np.asarray(v, float)
+                        for p, v in zip(primals, tangents)]
+                val = np.imag(np.asarray(f(xp, *args))) / h
+            except (TypeError, ValueError) as exc:
+                raise Unsupported(f"complex step: the formula is not complex-safe ({exc})")
+            err = SAFETY * eps * np.abs(val) + 1e-300
+            return Estimate(val, err, self.evaluations - before, h, method)
+
+        g0 = g(0.0)
+        mag = np.abs(g0)
+        if method in ("forward", "backward"):
+            sign = 1.0 if method == "forward" else -1.0
+            if step is None:   # pilot: f'' by a three-point stencil at H = eps^(1/4)
+                H = eps ** 0.25 * scale
+                d2 = np.abs(g(H) - 2 * g0 + g(-H)) / H**2
+                h = _clip(2 * np.sqrt(eps * max(mag.max(), 1e-300) / max(d2.max(), 1e-300)),
+                          eps ** 0.5 * scale * 1e-2, H)
+            else:
+                d2, h = None, step
+            g1 = g(sign * h)
+            val = sign * (g1 - g0) / h
+            mag = np.maximum(mag, np.abs(g1))
+            trunc = 0.5 * h * d2 if d2 is not None else 0.0
+            err = SAFETY * (trunc + 2 * ROUNDOFF * eps * mag / h + eps * scale / h * np.abs(val))
+            return Estimate(val, err, self.evaluations - before, h, method)
+
+        # central and Richardson: pilot f''' by a five-point stencil at H = eps^(1/5)
+        H = eps ** 0.2 * scale
+        if step is None or method == "richardson":
+            gp1, gm1, gp2, gm2 = g(H), g(-H), g(2 * H), g(-2 * H)
+            d3 = np.abs(gp2 - 2 * gp1 + 2 * gm1 - gm2) / (2 * H**3)
+            mag = np.maximum.reduce([mag, np.abs(gp1), np.abs(gm1), np.abs(gp2), np.abs(gm2)])
+        if method == "richardson":
+            # D(H) and D(H/2); (4 D(H/2) - D(H)) / 3 is the five-point stencil, O(H^4)
+            gph, gmh = g(H / 2), g(-H / 2)
+            d_h, d_h2 = (gp1 - gm1) / (2 * H), (gph - gmh) / H
+            val = (4 * d_h2 - d_h) / 3
+            err = SAFETY * (np.abs(d_h2 - d_h) / 3  # bounds D(H/2); R is O(H^4) closer
+                            + 3 * ROUNDOFF * eps * mag / H + eps * scale / H * np.abs(val))
+            return Estimate(val, err, self.evaluations - before, H, method)
+        if step is None:
+            h = _clip(np.cbrt(3 * eps * max(mag.max(), 1e-300) / max(d3.max(), 1e-300)),
+                      eps ** (1 / 3) * scale * 1e-2, H)
+            trunc = h**2 / 6 * d3
+        else:
+            h, trunc = step, 0.0
+        gp, gm = g(h), g(-h)
+        val = (gp - gm) / (2 * h)
+        mag = np.maximum.reduce([mag, np.abs(gp), np.abs(gm)])
+        err = SAFETY * (trunc + ROUNDOFF * eps * mag / h + eps * scale / h * np.abs(val))
+        return Estimate(val, err, self.evaluations - before, h, method)
+
+    def jacobian(self, f, primals):
+        """The full Jacobian (outputs flattened by inputs flattened), its error bound and f's
+        value: one directional derivative per input entry, O(n) evaluations."""
+        primals = [np.asarray(p, float) for p in primals]
+        out = as_float64(self._eval(f, primals))
+        cols, errs = [], []
+        zeros = [np.zeros_like(p) for p in primals]
+        for i, p in enumerate(primals):
+            for e in basis(p.shape):
+                ts = list(zeros)
+                ts[i] = e
+                est = self.directional(f, primals, ts)
+                cols.append(np.ravel(est.value))
+                errs.append(np.ravel(est.error))
+        shape = (out.size, len(cols))
+        J = np.array(cols).T.reshape(shape) if cols else np.zeros(shape)
+        E = np.array(errs).T.reshape(shape) if errs else np.zeros(shape)
+        return J, E, out
+
+    def gradient(self, f, x, h: float, batched: bool = True):
+        """The notes' formula, literally: (f(x + h e_i) - f(x)) / h for i = 1..n, with a fixed
+        h; n + 1 evaluations of f. With `batched`, the n + 1 points go to f in one call when
+        f maps a leading batch axis through (checked, else one call per point)."""
+        x = np.asarray(x, self.dtype)
+        n = x.size
+        points = np.concatenate([x[None], x[None] + h * np.eye(n, dtype=self.dtype)
+                                 .reshape((n,) + x.shape)])
+        values = None
+        if batched:
+            try:
+                values = np.asarray(f(xp, points), self.dtype)
+                if values.shape != (n + 1,) or values[0] != np.asarray(f(xp, x)):
+                    values = None
+            except Exception:
+                values = None
+        if values is None:
+            values = np.array([np.asarray(f(xp, p)) for p in points], dtype=self.dtype)
+        self.evaluations += n + 1
+        return ((values[1:] - values[0]) / h).reshape(x.shape)
+
+    def error_curve(self, f, primals, tangents, exact, steps, method="forward"):
+        """|D(h) - exact| for each step h: the notes' 'choose h' trade-off, measured."""
+        out = []
+        for h in steps:
+            est = self.directional(f, primals, tangents, method=method, step=float(h))
+            out.append(float(np.max(np.abs(as_float64(est.value) - as_float64(exact)))))
+        return np.array(out)
+
+
+def _clip(h, lo, hi):
+    return float(min(max(h, lo), hi))
+
+
+def taylor_remainder(f, primals, tangents, jv, steps=None):
+    """The tolerance-free verdict: r(h) = |f(x + h v) - f(x) - h J v| falls like h^2 when J v is
+    right and like h when it is wrong. Returns the fitted log-log slope and the residuals.
+
+    Steps run from 1e-1 down to where roundoff would swamp h^2 (about 1e-5 in float64).
+    """
+    steps = np.geomspace(1e-1, 1e-4, 7) if steps is None else np.asarray(steps)
+    prim = [np.asarray(p, float) for p in primals]
+    f0 = np.asarray(f(xp, *prim), float)
+    jv = np.asarray(jv, float)
+    res = []
+    for h in steps:
+        fh = np.asarray(f(xp, *[p + h * np.asarray(v, float) for p, v in zip(prim, tangents)]),
+                        float)
+        res.append(float(np.max(np.abs(fh - f0 - h * jv))))
+    res = np.array(res)
+    ok = res > 1e3 * np.finfo(float).eps * (1 + np.max(np.abs(f0)))  # above roundoff
+    if ok.sum() < 2:   # f is (numerically) linear along v, and J v reproduces it exactly
+        return float("inf"), res
+    slope = np.polyfit(np.log(steps[ok]), np.log(res[ok]), 1)[0]
+    return float(slope), res

@@ -1,0 +1,60 @@
+"""ourad's two modes as engines: each answers both questions, the mode it lacks being built
+from the one it has (a column or a row of the Jacobian at a time)."""
+from __future__ import annotations
+
+import numpy as np
+
+import ourad
+
+from .protocol import as_float64, jvp_by_rows, vjp_by_columns
+
+
+class OuradForward:
+    """Forward mode only: a VJP costs one JVP per input entry."""
+    name = "ourad-forward"
+    xp = ourad.xp
+
+    def jvp(self, f, primals, tangents):
+        out, t = ourad.jvp(lambda *a: f(ourad.xp, *a), primals, tangents)
+        return as_float64(out), as_float64(t)
+
+    def vjp(self, f, primals, cotangent):
+        return vjp_by_columns(lambda ts: self.jvp(f, primals, ts), primals,
+                              as_float64(cotangent))
+
+    def flops(self, f, primals, mode="forward"):
+        with ourad.count_flops() as c:
+            if mode == "forward":
+                f(ourad.xp, *primals)
+            else:
+                self.jvp(f, primals, [np.ones_like(p) for p in primals])
+        return dict(c.by_primitive)
+
+
+class OuradReverse:
+    """Reverse mode only: a JVP costs one VJP per output entry."""
+    name = "ourad-reverse"
+    xp = ourad.xp
+
+    def vjp(self, f, primals, cotangent):
+        out, back = ourad.vjp(lambda *a: f(ourad.xp, *a), *primals)
+        return as_float64(out), tuple(as_float64(b) for b in back(cotangent))
+
+    def jvp(self, f, primals, tangents):
+        out, back = ourad.vjp(lambda *a: f(ourad.xp, *a), *primals)
+        return jvp_by_rows(out, back, tangents)
+
+    def flops(self, f, primals, mode="forward", wrt=None):
+        wrt = range(len(primals)) if wrt is None else wrt
+        with ourad.count_flops() as c:
+            if mode == "forward":
+                f(ourad.xp, *primals)
+            else:
+                def g(*sel):
+                    full = list(primals)
+                    for i, s in zip(wrt, sel):
+                        full[i] = s
+                    return f(ourad.xp, *full)
+                out, back = ourad.vjp(g, *[primals[i] for i in wrt])
+                back(np.ones_like(out))
+        return dict(c.by_primitive)

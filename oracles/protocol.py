@@ -1,0 +1,92 @@
+"""The Engine protocol every subject and oracle answers, and the helpers adapters share."""
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+Formula = Callable[..., Any]  # f(xp, *arrays)
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What the harness asks of an AD engine. Inputs and outputs are NumPy float64 arrays.
+
+    An engine may leave `jvp` or `vjp` as None (the harness records "unsupported"), and may
+    raise `Unsupported` for an op or a size it cannot handle.
+    """
+
+    name: str
+    xp: Any
+
+    def jvp(self, f: Formula, primals: Sequence[np.ndarray],
+            tangents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def vjp(self, f: Formula, primals: Sequence[np.ndarray],
+            cotangent: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]: ...
+
+
+class Unsupported(Exception):
+    """The engine cannot answer this question (missing op, mode or size)."""
+
+
+class Namespace:
+    """An Array-API namespace over a backend module: names in `extra` first, then the
+    backend's own; a name neither has raises `Unsupported` (an AttributeError as well)."""
+
+    def __init__(self, name: str, base: Any, extra: dict):
+        self._name, self._base, self._extra = name, base, extra
+
+    def __getattr__(self, attr):
+        if attr in self._extra:
+            return self._extra[attr]
+        if not attr.startswith("_") and hasattr(self._base, attr):
+            return getattr(self._base, attr)
+        raise MissingOp(f"{self._name} has no op '{attr}'")
+
+    def __repr__(self):
+        return f"<namespace {self._name}>"
+
+
+class MissingOp(Unsupported, AttributeError, NotImplementedError):
+    pass
+
+
+def as_float64(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def basis(shape) -> list[np.ndarray]:
+    n = int(np.prod(shape, dtype=int))
+    eye = np.eye(n)
+    return [eye[k].reshape(shape) for k in range(n)]
+
+
+def vjp_by_columns(push, primals, cotangent):
+    """A VJP from forward mode: `push(tangents) -> (out, out_tangent)` once per input entry
+    gives a column of J; the result is J^T u. Costs one JVP per input entry."""
+    primals = [as_float64(p) for p in primals]
+    zeros = [np.zeros_like(p) for p in primals]
+    out, bars = None, []
+    for i, p in enumerate(primals):
+        bar = np.zeros(p.size)
+        for k, e in enumerate(basis(p.shape)):
+            tangents = list(zeros)
+            tangents[i] = e
+            out, col = push(tangents)
+            bar[k] = np.sum(as_float64(col) * cotangent)
+        bars.append(bar.reshape(p.shape))
+    if out is None:  # no inputs with entries: one push for the value
+        out, _ = push(zeros)
+    return as_float64(out), tuple(bars)
+
+
+def jvp_by_rows(out, pull, tangents):
+    """A JVP from reverse mode: `pull(y_bar) -> input cotangents` once per output entry gives
+    a row of J; the result is J v. Costs one VJP per output entry."""
+    out = as_float64(out)
+    t_out = np.zeros(out.size)
+    for k, e in enumerate(basis(out.shape)):
+        bars = pull(e)
+        t_out[k] = sum(np.sum(as_float64(b) * as_float64(t)) for b, t in zip(bars, tangents))
+    return out, t_out.reshape(out.shape)
