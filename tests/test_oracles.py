@@ -1,0 +1,152 @@
+"""The references: every engine against closed forms, fd's error estimate, the Taylor test."""
+import importlib
+import sys
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import oracles
+from oracles import fd as fd_mod
+from oracles.fd import FiniteDifferences, taylor_remainder
+from oracles.kinks import kink_table
+from oracles.library import LIBRARY
+from oracles.referee import DPS, xp as mpxp
+
+ENGINES = [n for n, ok in oracles.available().items() if ok is True]
+EPS = np.finfo(float).eps
+
+
+def exact_derivative(elem, x):
+    """The closed form evaluated at 50 digits: the truth every engine is held to."""
+    with mpmath.workdps(DPS):
+        return float(elem.df(mpxp, mpmath.mpf(float(x))))
+
+
+@pytest.mark.parametrize("name", ENGINES)
+@pytest.mark.parametrize("elem", LIBRARY, ids=lambda e: e.name)
+@given(u=st.floats(0, 1))
+@settings(max_examples=10)
+def test_engine_matches_closed_form_to_its_own_accuracy(name, elem, u):
+    x = elem.lo + u * (elem.hi - elem.lo)
+    eng = oracles.engine(name)
+    _, d = eng.jvp(elem.f, [np.array(x)], [np.array(1.0)])
+    _, (d_rev,) = eng.vjp(elem.f, [np.array(x)], np.array(1.0))
+    exact = exact_derivative(elem, x)
+    if name == "fd":
+        tol = float(eng.last.error[0])   # the vjp's own estimate, per input
+        assert abs(float(d_rev) - exact) <= tol, (d_rev, exact, tol)
+        _, d = eng.jvp(elem.f, [np.array(x)], [np.array(1.0)])
+        tol = float(eng.last.error)
+    elif name == "referee":
+        tol = 2 * EPS * abs(exact)    # 30 digits, then rounded once to float64
+    else:
+        # float64 AD: a few ulps of the terms the rule combines (|f'| and 1, for 1 - y^2)
+        tol = 16 * EPS * (abs(exact) + 1.0)
+    assert abs(float(d) - exact) <= tol, (name, elem.name, x, d, exact, tol)
+    assert abs(float(d_rev) - exact) <= max(tol, 16 * EPS * (abs(exact) + 1.0))
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_every_engine_gives_the_notes_example_gradient(name):
+    def f(xp, x1, x2):
+        v1 = x1 / x2
+        return (xp.sin(v1) + v1 - xp.exp(x2)) * (v1 - xp.exp(x2))
+
+    _, (g1, g2) = oracles.engine(name).vjp(f, [np.array(1.5), np.array(0.5)], np.array(1.0))
+    assert round(float(g1), 7) == 3.0118433 and round(float(g2), 7) == -13.7239615
+
+
+def _honesty_cases():
+    rng = np.random.default_rng(12345)
+    for elem in LIBRARY:
+        for x in rng.uniform(elem.lo, elem.hi, size=30):
+            yield elem, float(x)
+
+
+@pytest.mark.parametrize("method", ["central", "forward", "backward", "richardson"])
+def test_fd_error_estimate_is_honest(method, record_property):
+    fd = FiniteDifferences(method=method)
+    inside = total = 0
+    ratios = []
+    for elem, x in _honesty_cases():
+        est = fd.directional(elem.f, [np.array(x)], [np.array(1.0)])
+        true = abs(float(est.value) - exact_derivative(elem, x))
+        inside += true <= float(est.error)
+        total += 1
+        if true > 0:
+            ratios.append(float(est.error) / true)
+    rate = inside / total
+    record_property("fd_honesty_rate", rate)
+    print(f"fd {method}: true error within the estimate in {inside}/{total} cases "
+          f"({rate:.1%}); median estimate/true error {np.median(ratios):.3g}")
+    assert rate >= 0.99
+    assert np.median(ratios) < 1e4, "an estimate this loose says nothing"
+
+
+def test_fd_complex_step_is_exact_to_roundoff():
+    fd = FiniteDifferences(method="complex")
+    for elem, x in list(_honesty_cases())[::7]:
+        est = fd.directional(elem.f, [np.array(x)], [np.array(1.0)])
+        assert abs(float(est.value) - exact_derivative(elem, x)) <= float(est.error)
+
+
+def test_fd_complex_step_refuses_a_formula_that_is_not_complex_safe():
+    with pytest.raises(oracles.Unsupported):
+        FiniteDifferences(method="complex").directional(
+            lambda xp, x: xp.abs(x), [np.array(-1.0)], [np.array(1.0)])   # |z| is not analytic
+
+
+def test_forward_difference_costs_n_plus_1_evaluations():
+    f = lambda xp, x: xp.sum(xp.sin(x) * x)  # noqa: E731
+    for n in (1, 5, 20):
+        fd = FiniteDifferences()
+        g = fd.gradient(f, np.linspace(0.1, 1, n), h=1e-7)
+        assert fd.evaluations == n + 1
+        np.testing.assert_allclose(g, np.cos(np.linspace(0.1, 1, n)) * np.linspace(0.1, 1, n)
+                                   + np.sin(np.linspace(0.1, 1, n)), atol=1e-6)
+
+
+def test_fd_error_against_step_has_the_two_slopes_the_notes_warn_of():
+    # forward differences of sin at 1: error ~ h |f''| / 2 for large h, ~ eps |f| / h for small
+    fd = FiniteDifferences()
+    f = lambda xp, x: xp.sin(x)  # noqa: E731
+    big = np.geomspace(1e-1, 1e-4, 7)
+    small = np.geomspace(1e-10, 1e-14, 9)
+    e_big = fd.error_curve(f, [np.array(1.0)], [np.array(1.0)], np.cos(1.0), big)
+    e_small = fd.error_curve(f, [np.array(1.0)], [np.array(1.0)], np.cos(1.0), small)
+    slope_big = np.polyfit(np.log(big), np.log(e_big), 1)[0]
+    slope_small = np.polyfit(np.log(small), np.log(np.maximum(e_small, 1e-300)), 1)[0]
+    print(f"log-log slopes of the forward-difference error: {slope_big:.2f} (large h), "
+          f"{slope_small:.2f} (small h)")
+    assert 0.9 < slope_big < 1.1
+    assert -1.5 < slope_small < -0.5
+
+
+@pytest.mark.parametrize("elem", LIBRARY, ids=lambda e: e.name)
+def test_taylor_remainder_separates_right_from_wrong_derivatives(elem):
+    x = 0.5 * (elem.lo + elem.hi) + 0.1
+    d = float(elem.df(np, x))
+    right, _ = taylor_remainder(elem.f, [np.array(x)], [np.array(1.0)], d)
+    wrong, _ = taylor_remainder(elem.f, [np.array(x)], [np.array(1.0)], d * (1 + 1e-2) + 1e-2)
+    assert right > 1.8 and 0.8 < wrong < 1.2, (right, wrong)
+
+
+def test_kink_values_lie_in_the_subdifferential_and_are_recorded():
+    rows = kink_table([oracles.engine(n) for n in ENGINES])
+    assert all(r["inside"] for r in rows), [r for r in rows if not r["inside"]]
+    relu = {r["engine"]: r["vjp"] for r in rows if r["kink"].startswith("relu")}
+    assert relu["ourad-reverse"] == 1.0  # the notes' convention
+
+
+def test_a_missing_package_is_reported_and_not_fatal(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)   # import torch now fails
+    monkeypatch.delitem(sys.modules, "oracles.torch_engine", raising=False)
+    monkeypatch.setattr(oracles, "_cache", {})
+    avail = oracles.available()
+    assert isinstance(avail["torch"], str) and "torch" in avail["torch"] \
+        and "not installed" in avail["torch"]
+    assert avail["fd"] is True
+    with pytest.raises(oracles.Unsupported, match="not installed"):
+        oracles.engine("torch")
