@@ -65,6 +65,7 @@ class count_flops:
     def __init__(self):
         self.by_primitive: dict[str, int] = {}
         self.calls: dict[str, int] = {}
+        self.log: list[tuple] = []   # (primitive, flops, output shape), in execution order
 
     @property
     def total(self) -> int:
@@ -82,6 +83,7 @@ class count_flops:
         n = int(prim.flops(out, *args, **params))
         self.by_primitive[prim.name] = self.by_primitive.get(prim.name, 0) + n
         self.calls[prim.name] = self.calls.get(prim.name, 0) + 1
+        self.log.append((prim.name, n, shape_of(out)))
 
 
 # ---------------------------------------------------------------------------------------------

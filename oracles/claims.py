@@ -1,0 +1,191 @@
+"""The claim model: what a formula of the notes asserts, as code the harness can check.
+
+A claim file is a Python module that defines `CLAIMS`, a list of `Claim`. Each claim names a
+function `f(xp, *arrays)` written once against the namespace it is handed, the domain its
+inputs are drawn from (a Hypothesis strategy of a tuple of arrays), its kinks, and what the
+notes assert about it, transcribed literally:
+
+- `notes_vjp(xp, y_bar, *arrays) -> tuple` or `notes_jvp(xp, tangents, *arrays) -> array`:
+  a derivative formula as printed (a tuple entry may be None: the formula says nothing of it);
+- `values`: printed numbers (`Printed`), each checked to the precision it was printed with;
+- `statements`: statements in words (`Statement`, `Cost` for cost), checked against
+  measured numbers;
+- `probe=True` marks a claim outside a condition the notes state or imply: its failures are
+  findings for the report, never a gate failure.
+
+>>> Claim(id="chain-sin-exp", section="Chain Rule Review", printed=r"y'(x) = f'(g(x)) g'(x)",
+...       f=lambda xp, x: xp.sin(xp.exp(x)), domain=scalars(-2, 2),
+...       notes_jvp=lambda xp, t, x: xp.cos(xp.exp(x)) * xp.exp(x) * t[0])
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Kink:
+    """Where `at(*arrays)` is true the function is not differentiable; the derivative along
+    the unit tangent of input `arg` may be any value in [lo, hi] (the subdifferential)."""
+    at: Callable
+    lo: float
+    hi: float
+    arg: int = 0
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Printed:
+    """A value printed in the notes, as printed ("3.012"); `compute(ctx)` gives the value
+    the notes mean, computed by the reference engine (`ctx.reference`)."""
+    label: str
+    text: str
+    compute: Callable
+
+    @property
+    def value(self) -> float:
+        return float(self.text)
+
+    @property
+    def half_ulp(self) -> float:
+        decimals = len(self.text.split(".")[1]) if "." in self.text else 0
+        return 0.5 * 10.0 ** (-decimals)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A statement of the notes in words (about cost, shapes, behaviour). `measure(ctx)`
+    returns the measured numbers (a dict); `holds(measured)` says whether the statement, as we
+    read it, is true of them. `kind` is "cost" for statements about cost."""
+    label: str
+    text: str
+    measure: Callable
+    holds: Callable
+    reading: str = ""
+    kind: str = "statement"
+
+
+def Cost(label, text, measure, holds, reading=""):
+    """A statement about cost (evaluations, flops, which gradients need which)."""
+    return Statement(label, text, measure, holds, reading, kind="cost")
+
+
+@dataclass
+class Claim:
+    id: str
+    section: str
+    printed: str
+    f: Callable | None = None
+    domain: Any = None                  # a Hypothesis strategy of a tuple of arrays
+    kinks: tuple = ()
+    notes_vjp: Callable | None = None
+    notes_jvp: Callable | None = None
+    values: tuple = ()
+    statements: tuple = ()
+    condition: str = ""
+    reading: str = ""
+    probe: bool = False
+    examples: int | None = None         # at most this many drawn inputs (None: the profile's)
+    jacobian: bool = True               # check full Jacobians when small
+    source: str = ""                    # the file the claim came from
+
+    def __post_init__(self):
+        if not self.id or any(c.isspace() for c in self.id):
+            raise ValueError(f"claim id {self.id!r}: must be non-empty, without spaces")
+        if self.f is not None and self.domain is None:
+            raise ValueError(f"claim {self.id}: a function needs a domain to draw from")
+        if (self.notes_vjp or self.notes_jvp) and self.f is None:
+            raise ValueError(f"claim {self.id}: a derivative formula needs the function f")
+
+
+# --- domains ----------------------------------------------------------------------------------
+
+def scalars(*bounds, include=()):
+    """A strategy of a tuple of 0-d float64 arrays, one per (lo, hi) pair; `include` lists
+    points (tuples) that are always tried first, e.g. a kink."""
+    from hypothesis import strategies as st
+    pairs = [bounds[i:i + 2] for i in range(0, len(bounds), 2)]
+    base = st.tuples(*[st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+                       for lo, hi in pairs])
+    strategy = base.map(lambda xs: tuple(np.asarray(x, float) for x in xs))
+    if include:
+        fixed = st.sampled_from([tuple(np.asarray(x, float) for x in p) for p in include])
+        strategy = st.one_of(fixed, strategy)
+    return strategy
+
+
+def arrays(*shapes, lo=-2.0, hi=2.0):
+    """A strategy of a tuple of float64 arrays of the given shapes, entries in [lo, hi]."""
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+    elems = st.floats(lo, hi, allow_nan=False, allow_infinity=False, width=64)
+    return st.tuples(*[hnp.arrays(np.float64, s, elements=elems) for s in shapes])
+
+
+def seeded(make):
+    """A strategy whose tuple of arrays comes from `make(rng)`, rng seeded by Hypothesis: for
+    large inputs (a network's weights) that Hypothesis need not shrink entry by entry."""
+    from hypothesis import strategies as st
+    return st.integers(0, 2**32 - 1).map(lambda s: tuple(make(np.random.default_rng(s))))
+
+
+# --- claim files ------------------------------------------------------------------------------
+
+class ClaimFileError(Exception):
+    """A claim file that cannot be used; the message names the file (and claim)."""
+
+
+def load_file(path) -> list[Claim]:
+    """The claims of one file, each tagged with its source; clear errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ClaimFileError(f"{path}: no such claim file")
+    name = f"_ad_claims_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise ClaimFileError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from exc
+    except Exception as exc:
+        raise ClaimFileError(f"{path}: {type(exc).__name__}: {exc}") from exc
+    claims = getattr(module, "CLAIMS", None)
+    if not isinstance(claims, (list, tuple)) or not all(isinstance(c, Claim) for c in claims):
+        raise ClaimFileError(f"{path}: must define CLAIMS, a list of oracles.claims.Claim")
+    for c in claims:
+        c.source = str(path)
+    return list(claims)
+
+
+CATALOGUE = Path(__file__).resolve().parent.parent / "tests" / "notes"
+
+
+def load_catalogue(extra=()) -> list[Claim]:
+    """Every claim of the notes catalogue (tests/notes/sec_*.py), then those of `extra`
+    files; ids must be unique across all of them."""
+    claims = []
+    for path in sorted(CATALOGUE.glob("sec_*.py")):
+        claims += load_file(path)
+    for path in extra:
+        claims += load_file(path)
+    seen = {}
+    for c in claims:
+        if c.id in seen:
+            raise ClaimFileError(f"{c.source}: claim id {c.id!r} already defined in "
+                                 f"{seen[c.id]}")
+        seen[c.id] = c.source
+    return claims
+
+
+def find_claim(claim_id: str, extra=()) -> Claim:
+    """One claim by id (the reproduction snippets of the report use this)."""
+    for c in load_catalogue(extra):
+        if c.id == claim_id:
+            return c
+    raise KeyError(claim_id)
