@@ -62,10 +62,17 @@ def basis(shape) -> list[np.ndarray]:
     return [eye[k].reshape(shape) for k in range(n)]
 
 
+MAX_SWEEPS = 4096   # columns or rows built one at a time before an engine says "unsupported"
+
+
 def vjp_by_columns(push, primals, cotangent):
     """A VJP from forward mode: `push(tangents) -> (out, out_tangent)` once per input entry
     gives a column of J; the result is J^T u. Costs one JVP per input entry."""
     primals = [as_float64(p) for p in primals]
+    n = sum(p.size for p in primals)
+    if n > MAX_SWEEPS:
+        raise Unsupported(f"a VJP by forward mode needs one JVP per input entry: {n} > "
+                          f"{MAX_SWEEPS}")
     zeros = [np.zeros_like(p) for p in primals]
     out, bars = None, []
     for i, p in enumerate(primals):
@@ -85,6 +92,9 @@ def jvp_by_rows(out, pull, tangents):
     """A JVP from reverse mode: `pull(y_bar) -> input cotangents` once per output entry gives
     a row of J; the result is J v. Costs one VJP per output entry."""
     out = as_float64(out)
+    if out.size > MAX_SWEEPS:
+        raise Unsupported(f"a JVP by reverse mode needs one VJP per output entry: {out.size} > "
+                          f"{MAX_SWEEPS}")
     t_out = np.zeros(out.size)
     for k, e in enumerate(basis(out.shape)):
         bars = pull(e)
