@@ -140,8 +140,8 @@ class ClaimFileError(Exception):
     """A claim file that cannot be used; the message names the file (and claim)."""
 
 
-def load_file(path) -> list[Claim]:
-    """The claims of one file, each tagged with its source; clear errors name the file."""
+def load_module(path):
+    """Import a claim file as a module; errors name the file."""
     path = Path(path)
     if not path.is_file():
         raise ClaimFileError(f"{path}: no such claim file")
@@ -155,6 +155,13 @@ def load_file(path) -> list[Claim]:
         raise ClaimFileError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from exc
     except Exception as exc:
         raise ClaimFileError(f"{path}: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def load_file(path) -> list[Claim]:
+    """The claims of one file, each tagged with its source; clear errors name the file."""
+    path = Path(path)
+    module = load_module(path)
     claims = getattr(module, "CLAIMS", None)
     if not isinstance(claims, (list, tuple)) or not all(isinstance(c, Claim) for c in claims):
         raise ClaimFileError(f"{path}: must define CLAIMS, a list of oracles.claims.Claim")
