@@ -1,0 +1,43 @@
+"""Every formula, table row and printed value of the notes maps to a claim, or to a reason."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from oracles.claims import load_catalogue
+from oracles.coverage import SHARED_NOTES, VENDORED_NOTES, notes_items, notes_path
+
+_spec = importlib.util.spec_from_file_location("coverage_map",
+                                               Path(__file__).with_name("coverage_map.py"))
+_map = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_map)
+COVERAGE, Reason = _map.COVERAGE, _map.Reason
+
+
+def test_every_item_of_the_notes_maps_to_a_claim_or_a_reason():
+    items = notes_items(notes_path().read_text())
+    missing = [f"{kind}: {key}" for kind, key in items if key not in COVERAGE]
+    assert not missing, "items of the notes that no claim checks:\n" + "\n".join(missing)
+
+
+def test_the_map_names_only_real_claims_and_real_items():
+    ids = {c.id for c in load_catalogue()}
+    keys = {key for _, key in notes_items(notes_path().read_text())}
+    stale = [k for k in COVERAGE if k not in keys]
+    assert not stale, f"map entries that are not in the notes: {stale}"
+    for key, target in COVERAGE.items():
+        if isinstance(target, Reason):
+            assert target.strip(), key
+        else:
+            unknown = [t for t in target if t not in ids]
+            assert target and not unknown, f"{key!r} maps to unknown claims {unknown}"
+
+
+def test_every_claim_of_the_catalogue_carries_its_printed_formula_and_section():
+    for c in load_catalogue():
+        assert c.printed.strip() and c.section.strip(), c.id
+
+
+@pytest.mark.skipif(not SHARED_NOTES.exists(), reason="no ../shared/notes beside the checkout")
+def test_the_copy_of_the_notes_is_identical_to_the_notes():
+    assert VENDORED_NOTES.read_bytes() == SHARED_NOTES.read_bytes()
