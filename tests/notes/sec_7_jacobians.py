@@ -114,3 +114,12 @@ CLAIMS = [
               None, u * (dense_grad_f(xp, w @ y + b)[:, None] @ y[None, :]), None),
           reading="J-bar_f^t(z) is a column (m x 1), y^t a row (1 x n): their product is m x n"),
 ]
+
+CLAIMS.append(Claim(
+    id="affine-jacobian-batched", section=SECTION_CR, printed=r"J_z^{(y)} = W",
+    f=lambda xp, Y, W, b: xp.matmul(Y, xp.matrix_transpose(W)) + b,
+    domain=seeded(lambda rng: [rng.standard_normal((5, 3)), rng.standard_normal((4, 3)),
+                               rng.standard_normal(4)]),
+    notes_vjp=lambda xp, U, Y, W, b: (U @ W, None, None),
+    reading="z = W y + b for a batch of y's (the rows of Y): b is added to every row, so "
+            "its cotangent sums over the batch; each row's Jacobian is W"))
