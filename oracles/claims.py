@@ -165,8 +165,12 @@ def load_file(path) -> list[Claim]:
     claims = getattr(module, "CLAIMS", None)
     if not isinstance(claims, (list, tuple)) or not all(isinstance(c, Claim) for c in claims):
         raise ClaimFileError(f"{path}: must define CLAIMS, a list of oracles.claims.Claim")
+    try:
+        source = str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        source = str(path.resolve())
     for c in claims:
-        c.source = str(path)
+        c.source = source
     return list(claims)
 
 

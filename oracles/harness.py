@@ -88,15 +88,21 @@ def summarize(a, limit=8):
     return {"shape": list(a.shape), "head": a.ravel()[:limit].tolist()}
 
 
+def _in_catalogue(claim: Claim) -> bool:
+    from pathlib import Path
+    return Path(claim.source).name.startswith("sec_") and \
+        Path(claim.source).parent.name == "notes"
+
+
 def reproduce_line(claim: Claim) -> str:
-    extra = f" --ad-formulas {claim.source}" if "tests/notes/sec_" not in claim.source else ""
+    extra = "" if _in_catalogue(claim) else f" --ad-formulas {claim.source}"
     return f"pytest tests/notes -k '{claim.id}'{extra}"
 
 
 def snippet(claim: Claim, engine: str, inputs, kind: str) -> str:
     """Copy-pasteable Python that recomputes one result outside pytest."""
     arrays = ", ".join(f"np.array({np.asarray(x).tolist()!r})" for x in inputs)
-    extra = "" if "tests/notes/sec_" in claim.source else f", extra=[{claim.source!r}]"
+    extra = "" if _in_catalogue(claim) else f", extra=[{claim.source!r}]"
     lines = ["import numpy as np, oracles", "from oracles.claims import find_claim",
              f"claim = find_claim({claim.id!r}{extra})", f"x = [{arrays}]"]
     if kind == "jvp":

@@ -1,12 +1,234 @@
-"""Placeholder until the full writer lands."""
-import html
+"""Render a conformance run's results (the JSON contract) to one self-contained HTML page:
+inline CSS, inline SVG (mathematics by matplotlib's mathtext, plots by matplotlib), a little
+inline script for filtering, no external resource. Every string from a claim, a formula file
+or an engine goes through Jinja2's autoescaping."""
+from __future__ import annotations
+
+import functools
+import io
+import math
 import os
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+HERE = Path(__file__).resolve().parent
+CATEGORIES = ("agree", "subject-defect", "notes-erratum", "oracle-disagreement",
+              "kink-convention", "unsupported", "inconclusive")
+SEVERITY = {"subject-defect": 6, "notes-erratum": 6, "oracle-disagreement": 5,
+            "inconclusive": 4, "unsupported": 3, "kink-convention": 2, "agree": 1}
+ENGINE_ORDER = ["ourad-forward", "ourad-reverse", "jax", "torch", "fd", "referee", "notes"]
 
 
-def write_report(result, path, previous=None):
-    s = result["summary"]
-    body = f"<h1>AD conformance: {html.escape(s['gate'])}</h1>"
-    tmp = str(path) + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(f"<!doctype html><meta charset=utf-8><title>AD conformance</title>{body}")
+# --- mathematics --------------------------------------------------------------------------------
+
+_LATEX_FIXES = [(r"\\text\{", r"\\mathrm{"), (r"\\operatorname\{", r"\\mathrm{"),
+                (r"\\dots", r"\\ldots"), (r"\\left\|", "|"), (r"\\right\.", ""),
+                (r"\\left\[", "["), (r"\\right\]", "]"), (r"\\left\(", "("),
+                (r"\\right\)", ")")]
+
+
+def _looks_like_math(s: str) -> bool:
+    return "$" in s or bool(re.search(r"\\[a-zA-Z]+|[_^]", s))
+
+
+@functools.lru_cache(maxsize=None)
+def render_math(latex: str) -> Markup | None:
+    """The formula as inline SVG by matplotlib's mathtext, or None where mathtext cannot
+    parse it (the page then shows the LaTeX source)."""
+    if not _looks_like_math(latex):
+        return None
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        from matplotlib import mathtext
+    except ImportError:
+        return None
+    s = latex
+    for pat, rep in _LATEX_FIXES:
+        s = re.sub(pat, rep, s)
+    if "$" not in s:
+        s = f"${s}$"
+    buf = io.BytesIO()
+    try:
+        mathtext.math_to_image(s, buf, format="svg", dpi=72)
+    except Exception:  # noqa: BLE001 -- mathtext covers a subset of LaTeX
+        return None
+    svg = buf.getvalue().decode("utf-8")
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    return Markup(svg)
+
+
+# --- plots ------------------------------------------------------------------------------------
+
+def _svg_figure(fig) -> Markup:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]
+    return Markup(re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S))
+
+
+def fd_plot(data) -> Markup | None:
+    if not data or "curves" not in data:
+        return None
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    plt.rcParams["svg.fonttype"] = "none"
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    styles = {("float64", "forward"): ("C0", "-"), ("float64", "central"): ("C1", "-"),
+              ("float32", "forward"): ("C0", "--"), ("float32", "central"): ("C1", "--")}
+    for c in data["curves"]:
+        color, ls = styles.get((c["dtype"], c["method"]), ("k", "-"))
+        pts = [(h, e) for h, e in zip(c["steps"], c["errors"]) if e > 0]
+        if pts:
+            ax.loglog(*zip(*pts), color=color, ls=ls,
+                      label=f"{c['method']}, {c['dtype']} (slopes {_slopes(pts)})")
+        if c.get("chosen_error", 0) > 0:
+            ax.loglog([c["chosen_step"]], [c["chosen_error"]], "o", color=color, ms=7,
+                      mfc="white" if c["dtype"] == "float32" else color)
+    ax.set_xlabel("step h")
+    ax.set_ylabel("|D(h) - f'(x)|")
+    ax.set_title(f"Finite-difference error, {data.get('function', '')}; circles: the step "
+                 "the error model picks", fontsize=9)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7)
+    return _svg_figure(fig)
+
+
+def _slopes(pts):
+    """Fitted log-log slopes of the small-h and the large-h ends of a curve."""
+    import numpy as np
+    h = np.log10([p[0] for p in pts])
+    e = np.log10([p[1] for p in pts])
+    i = int(np.argmin(e))
+    parts = []
+    for lo, hi in ((0, i), (i + 1, len(h))):
+        if hi - lo >= 3:
+            parts.append(f"{np.polyfit(h[lo:hi], e[lo:hi], 1)[0]:+.1f}")
+    return " / ".join(parts) or "n/a"
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+def _worst(records):
+    return max(records, key=lambda r: SEVERITY.get(r["category"], 0))["category"]
+
+
+def compare(current: dict, previous: dict | None) -> dict | None:
+    """New, fixed and unchanged discrepancies against a previous run."""
+    if previous is None:
+        return None
+
+    def keys(result):
+        return {(r["claim"], r["engine"], r["check"]): r["category"]
+                for r in result.get("records", []) if r["category"] != "agree"}
+
+    cur, old = keys(current), keys(previous)
+    row = lambda k, cat: {"claim": k[0], "engine": k[1], "check": k[2], "category": cat}  # noqa: E731
+    return {"new": [row(k, c) for k, c in sorted(cur.items()) if k not in old],
+            "fixed": [row(k, c) for k, c in sorted(old.items()) if k not in cur],
+            "unchanged": [row(k, c) for k, c in sorted(cur.items()) if k in old],
+            "previous": previous.get("summary", {})}
+
+
+def build_context(result: dict, previous: dict | None = None) -> dict:
+    records = result.get("records", [])
+    claims_info = result.get("claims", {})
+    by_claim = defaultdict(list)
+    for r in records:
+        by_claim[r["claim"]].append(r)
+    engines = [e for e in ENGINE_ORDER if any(r["engine"] == e for r in records)]
+    engines += sorted({r["engine"] for r in records} - set(engines))
+    sections: dict[str, list] = defaultdict(list)
+    for cid, recs in by_claim.items():
+        info = claims_info.get(cid) or {"id": cid, "section": recs[0]["section"],
+                                        "printed": "", "reading": "", "condition": "",
+                                        "probe": recs[0].get("probe", False)}
+        cells = {}
+        for e in engines:
+            er = [r for r in recs if r["engine"] == e]
+            if er:
+                cells[e] = {"category": _worst(er), "n": len(er)}
+        discrepancies = [r for r in recs if r["category"] != "agree"]
+        sections[info["section"]].append({
+            "id": cid, "info": info, "cells": cells, "worst": _worst(recs),
+            "math": render_math(info.get("printed", "")) if info.get("printed") else None,
+            "discrepancies": discrepancies, "n_records": len(recs),
+            "agreeing": sorted({r["engine"] for r in recs if r["category"] == "agree"})})
+    for items in sections.values():
+        items.sort(key=lambda c: c["id"])
+    extras = result.get("extras", {})
+    trace = extras.get("trace") if isinstance(extras.get("trace"), dict) and \
+        "forward" in extras.get("trace", {}) else None
+    if trace:
+        rule_cat = {r["claim"]: _worst(by_claim[r["claim"]]) for r in records
+                    if r["claim"].startswith("fwd-table-tangent-rule")}
+        for row in trace["forward"]:
+            row["value_ok"] = abs(float(row["printed_value"]) - row["reference_primal"]) <= \
+                0.5 * 10 ** -_decimals(row["printed_value"]) + 1e-12
+            row["tangent_ok"] = abs(float(row["printed_tangent"]) - row["reference_tangent"]) <= \
+                0.5 * 10 ** -_decimals(row["printed_tangent"]) + 1e-12
+            row["rule_category"] = rule_cat.get(row["rule_claim"]) if row["rule_claim"] else None
+            row["rule_math"] = render_math(row["printed_rule"])
+            row["primal_math"] = render_math(row["printed_primal"])
+        for row in trace["adjoint"]:
+            row["ok"] = abs(row["computed_adjoint"] - row["reference_adjoint"]) <= \
+                1e-12 * max(1.0, abs(row["reference_adjoint"]))
+    counts = result["summary"].get("counts", {})
+    return {"s": result["summary"], "counts": [(c, counts.get(c, 0)) for c in CATEGORIES],
+            "engines": engines, "sections": sorted(sections.items()),
+            "categories": CATEGORIES, "trace": trace,
+            "fd_plot": fd_plot(extras.get("fd_curves")), "fd": extras.get("fd_curves"),
+            "kinks": extras.get("kinks") if isinstance(extras.get("kinks"), list) else None,
+            "costs": extras.get("costs") if isinstance(extras.get("costs"), dict) and
+            "ourad" in extras.get("costs", {}) else None,
+            "comparison": compare(result, previous), "n_records": len(records),
+            "fmt": _fmt}
+
+
+def _decimals(text: str) -> int:
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def _fmt(v, digits=6):
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if math.isnan(v) or math.isinf(v):
+            return str(v)
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+@functools.lru_cache(maxsize=1)
+def _env():
+    env = Environment(loader=FileSystemLoader(str(HERE)),
+                      autoescape=select_autoescape(default=True, default_for_string=True))
+    env.filters["fmt"] = _fmt
+    return env
+
+
+def render(result: dict, previous: dict | None = None) -> str:
+    return _env().get_template("template.html.j2").render(**build_context(result, previous))
+
+
+def write_report(result: dict, path, previous: dict | None = None) -> Path:
+    """Write the page atomically: a temporary file beside it, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = render(result, previous)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+    return path
