@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .claims import Claim
+from .claims import Claim, ClaimFileError
 from .fd import xp as np_xp
 from .protocol import Unsupported, as_float64
 
@@ -33,7 +33,12 @@ AD_ULPS = 16      # float64 AD against a reference: this many ulps of the values
                   # times sqrt(number of inputs) for the length of the sums involved
 OWN_ULPS = 16     # the subject's JVP against its own VJP, ulps of the terms' sizes
 FLOOR_FACTOR = 4  # times the float64 floor (see Harness._reference)
+FLOOR_MAX = 1e-9  # the most, relative, that the floor may be: rounding, not disagreement
 JAC_MAX = 64      # full Jacobians are checked when inputs x outputs has at most this many
+
+
+class ClaimError(ClaimFileError):
+    """A claim that cannot be checked as written (its function or its domain is broken)."""
 
 
 def ad_tolerance(ref, got, n_inputs: int) -> float:
@@ -182,23 +187,16 @@ class Harness:
         """(value, engine name, agreed engines, detail, floor) or (None, None, [], why, 0).
 
         `floor` is what float64 AD can reach at this point: how far a float64 AD oracle lies
-        from the referee. Near a cancellation (1 - tanh(x)^2 for large x, say) it is far more
+        from the referee. Near a cancellation (1 - tanh(x)^2 for large x, say) it is more
         than a few ulps, and every float64 engine misses the exact value by about as much.
+        It only ever widens a tolerance by rounding-sized amounts (FLOOR_MAX relative): a
+        larger gap between the referee and the AD oracles is a disagreement, which finite
+        differences settle.
         """
         ref = self.oracles.get("referee")
+        ref_res = None
         if ref is not None:
-            res, err = _call(getattr(ref, kind), f, x, w)
-            if err is None:
-                floor = 0.0
-                for name in ("jax", "torch"):
-                    eng = self.oracles.get(name)
-                    if eng is not None:
-                        ad, err2 = _call(getattr(eng, kind), f, x, w)
-                        if err2 is None and _flat(kind, ad).shape == _flat(kind, res).shape:
-                            floor = float(np.max(np.abs(_flat(kind, ad) - _flat(kind, res)),
-                                                 initial=0.0))
-                            break
-                return res, "referee", ["referee"], "", floor
+            ref_res, err = _call(getattr(ref, kind), f, x, w)
         ads = []
         for name in ("jax", "torch"):
             eng = self.oracles.get(name)
@@ -206,6 +204,21 @@ class Harness:
                 res, err = _call(getattr(eng, kind), f, x, w)
                 if err is None:
                     ads.append((name, res))
+        if ref_res is not None:
+            want = _flat(kind, ref_res)
+            scale = float(np.max(np.abs(want), initial=0.0))
+            agreed, floor = ["referee"], 0.0
+            for name, res in ads:
+                got = _flat(kind, res)
+                if got.shape != want.shape:
+                    continue
+                gap = float(np.max(np.abs(got - want), initial=0.0))
+                if gap <= ad_tolerance(want, got, n) + FLOOR_MAX * scale:
+                    agreed.append(name)
+                    floor = max(floor, gap)
+            if len(agreed) > 1 or not ads:
+                return ref_res, "referee", agreed, "", floor
+            # the referee and every AD oracle disagree: finite differences decide
         if not ads:
             return None, None, [], "no AD oracle could evaluate the claim", 0.0
         name0, res0 = ads[0]
@@ -222,6 +235,8 @@ class Harness:
                 return None, None, [], f"{'+'.join(agreed)} not confirmed by fd: {why}", 0.0
             if ok:
                 agreed.append("fd")
+        elif ref_res is not None:
+            return None, None, [], "the referee and the AD oracles disagree", 0.0
         floor = max((float(np.max(np.abs(_flat(kind, r) - _flat(kind, res0)), initial=0.0))
                      for _, r in ads[1:]), default=0.0)
         return res0, "+".join(agreed), agreed, "", floor
@@ -272,7 +287,12 @@ class Harness:
         if at_kink:
             self._kinks(claim, x, at_kink, agg)
             return
-        out = as_float64(f(np_xp, *x))
+        try:
+            out = as_float64(f(np_xp, *x))
+        except Exception as exc:  # noqa: BLE001 -- a broken claim gets a message, not a trace
+            raise ClaimError(f"{claim.source}: claim {claim.id!r}: f cannot be evaluated with "
+                             f"NumPy at {[a.tolist() for a in x]}: {type(exc).__name__}: "
+                             f"{exc}") from exc
         v = [rng.standard_normal(np.shape(a)) for a in x]
         u = rng.standard_normal(np.shape(out))
         inputs = [summarize(a) for a in x]
@@ -555,7 +575,11 @@ def draw_inputs(claim: Claim, max_examples: int | None = None) -> list:
     def collect(x):
         out.append(tuple(x))
 
-    collect()
+    try:
+        collect()
+    except Exception as exc:  # noqa: BLE001 -- Unsatisfiable, a broken strategy, ...
+        raise ClaimError(f"{claim.source}: claim {claim.id!r}: its domain drew no input "
+                         f"({type(exc).__name__}: {exc})") from exc
     if not out:
-        raise ValueError(f"claim {claim.id} ({claim.source}): its domain drew no input")
+        raise ClaimError(f"{claim.source}: claim {claim.id!r}: its domain drew no input")
     return out[:n]

@@ -18,7 +18,8 @@ KINKS = [
 
 def kink_table(engines) -> list[dict]:
     """Rows of {kink, engine, jvp, vjp, lo, hi, inside}: what each engine's forward and reverse
-    derivative is at the kink, and whether it lies in the subdifferential."""
+    derivative is at the kink, and whether it lies in the subdifferential (None where the
+    engine gives no value there, e.g. the referee, which refuses to straddle a kink)."""
     rows = []
     for kid, f, z, (lo, hi) in KINKS:
         for eng in engines:
@@ -34,6 +35,6 @@ def kink_table(engines) -> list[dict]:
                     row[mode] = None
                     row[mode + "_error"] = str(exc)
             vals = [row[m] for m in ("jvp", "vjp") if row[m] is not None]
-            row["inside"] = bool(vals) and all(lo <= v <= hi for v in vals)
+            row["inside"] = all(lo <= v <= hi for v in vals) if vals else None
             rows.append(row)
     return rows

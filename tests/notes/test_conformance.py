@@ -6,6 +6,7 @@ import json
 import pytest
 
 from oracles.gate import is_failure, load_baseline, mark_baselined
+from oracles.harness import ClaimError
 
 
 def _explain(rec: dict) -> str:
@@ -25,7 +26,10 @@ def _explain(rec: dict) -> str:
 
 
 def test_claim(claim, ad_session, record_property):
-    records = ad_session.check(claim)
+    try:
+        records = ad_session.check(claim)
+    except ClaimError as exc:
+        pytest.fail(str(exc), pytrace=False)
     record_property("ad_records", json.dumps({"claim": claim.id, "records": records}))
     mark_baselined(records, load_baseline(ad_session.baseline_path))
     failures = [r for r in records if is_failure(r)]

@@ -1,0 +1,163 @@
+"""The pytest wiring of conformance runs, driven as a user would: options, claim files, a
+plugged-in engine, the gate's exit code, the baseline, and -n 2."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(tmp_path, *args, oracles="referee,fd", path=None):
+    cmd = [sys.executable, "-m", "pytest", "tests/notes", "-q", "-p", "no:cacheprovider",
+           "-W", "ignore::DeprecationWarning", "--ad-report-dir", str(tmp_path / "rep"),
+           "--ad-oracles", oracles, *args]
+    env = dict(os.environ)
+    if path:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(path), env.get("PYTHONPATH")]))
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    return p.returncode, p.stdout + p.stderr
+
+
+def claim_file(tmp_path, body, name="claims.py"):
+    path = tmp_path / name
+    path.write_text("from oracles.claims import Claim, scalars\n" + textwrap.dedent(body))
+    return path
+
+
+def results(tmp_path):
+    return json.loads((tmp_path / "rep" / "results.json").read_text())
+
+
+def test_help_lists_the_options_with_their_defaults():
+    p = subprocess.run([sys.executable, "-m", "pytest", "tests/notes", "--help"], cwd=ROOT,
+                       capture_output=True, text=True)
+    for opt in ("--ad-subject=MODULE:ATTR", "--ad-oracles=NAMES", "--ad-formulas=PATH",
+                "--ad-report-dir=DIR"):
+        assert opt in p.stdout
+    assert "default: ourad" in p.stdout and "reports/latest" in p.stdout
+
+
+def test_a_wrong_formula_in_a_user_file_fails_the_run_and_says_why(tmp_path):
+    f = claim_file(tmp_path, """
+        CLAIMS = [Claim(id="user-wrong-sin", section="Mine", printed=r"(\\sin x)' = -\\cos x",
+                        f=lambda xp, x: xp.sin(x), domain=scalars(-2, 2),
+                        notes_jvp=lambda xp, t, x: -xp.cos(x) * t[0])]
+    """)
+    code, out = run(tmp_path, "-k", "user-wrong", "--ad-formulas", str(f))
+    assert code == 1, out
+    assert "[notes-erratum] claim user-wrong-sin" in out
+    assert "tolerance" in out and "reproduce: pytest tests/notes -k 'user-wrong-sin'" in out
+    assert results(tmp_path)["summary"]["gate"] == "fail"
+
+
+def test_a_right_formula_passes(tmp_path):
+    f = claim_file(tmp_path, """
+        CLAIMS = [Claim(id="user-right-sin", section="Mine", printed=r"(\\sin x)' = \\cos x",
+                        f=lambda xp, x: xp.sin(x), domain=scalars(-2, 2),
+                        notes_jvp=lambda xp, t, x: xp.cos(x) * t[0])]
+    """)
+    code, out = run(tmp_path, "-k", "user-right", "--ad-formulas", str(f))
+    assert code == 0, out
+    assert results(tmp_path)["summary"]["gate"] == "pass"
+
+
+def test_a_claim_file_with_a_syntax_error_is_named(tmp_path):
+    f = tmp_path / "broken.py"
+    f.write_text("CLAIMS = [\n  def (:\n")
+    code, out = run(tmp_path, "--ad-formulas", str(f))
+    assert code != 0 and "broken.py:2: syntax error" in out
+
+
+def test_a_claim_with_an_unknown_op_is_named(tmp_path):
+    f = claim_file(tmp_path, """
+        CLAIMS = [Claim(id="user-unknown-op", section="Mine", printed="frobnicate",
+                        f=lambda xp, x: xp.frobnicate(x), domain=scalars(-2, 2))]
+    """)
+    code, out = run(tmp_path, "-k", "user-unknown", "--ad-formulas", str(f))
+    assert code == 1
+    assert "claims.py: claim 'user-unknown-op'" in out and "frobnicate" in out
+
+
+def test_a_domain_that_draws_nothing_is_named(tmp_path):
+    f = claim_file(tmp_path, """
+        CLAIMS = [Claim(id="user-empty-domain", section="Mine", printed="x",
+                        f=lambda xp, x: x, domain=scalars(-2, 2).filter(lambda xs: False))]
+    """)
+    code, out = run(tmp_path, "-k", "user-empty", "--ad-formulas", str(f))
+    assert code == 1 and "claim 'user-empty-domain': its domain drew no input" in out
+
+
+ENGINES = '''
+import numpy as np
+import ourad
+from oracles.ourad_engines import OuradReverse
+
+
+class ReverseOnly:
+    """Right, but offers no forward mode."""
+    name = "reverse-only"
+    xp = ourad.xp
+    jvp = None
+    vjp = OuradReverse().vjp
+
+
+class SlightlyWrong(OuradReverse):
+    """Every gradient off by a relative 1e-6."""
+    name = "slightly-wrong"
+
+    def vjp(self, f, primals, cotangent):
+        out, bars = super().vjp(f, primals, cotangent)
+        return out, tuple(b * (1 + 1e-6) for b in bars)
+'''
+
+
+def test_a_plugged_in_engine_without_jvp_is_unsupported_not_failed(tmp_path):
+    (tmp_path / "my_engines.py").write_text(ENGINES)
+    code, out = run(tmp_path, "-k", "chain-scalar-sin", "--ad-subject",
+                    "my_engines:ReverseOnly", path=tmp_path)
+    assert code == 0, out
+    recs = results(tmp_path)["records"]
+    mine = {(r["check"], r["category"]) for r in recs if r["engine"] == "reverse-only"}
+    assert ("jvp", "unsupported") in mine and ("vjp", "agree") in mine
+
+
+def test_a_plugged_in_engine_that_is_wrong_fails_the_gate(tmp_path):
+    (tmp_path / "my_engines.py").write_text(ENGINES)
+    code, out = run(tmp_path, "-k", "chain-scalar-sin", "--ad-subject",
+                    "my_engines:SlightlyWrong", path=tmp_path)
+    assert code == 1
+    assert "[subject-defect]" in out and "engine slightly-wrong, check vjp" in out
+
+
+def test_a_baseline_entry_that_no_longer_reproduces_fails_the_run(tmp_path):
+    base = tmp_path / "errata.toml"
+    base.write_text('[[erratum]]\nclaim = "fwd-table-tangent-rule-v1"\ncheck = "notes-jvp"\n'
+                    'explanation = "not an erratum at all"\n')
+    code, out = run(tmp_path, "-k", "fwd-table-tangent-rule-v1", "--ad-baseline", str(base))
+    assert code == 1 and "STALE baseline entry: fwd-table-tangent-rule-v1" in out
+
+
+def test_known_errata_pass_the_gate_and_are_reported(tmp_path):
+    code, out = run(tmp_path, "-k", "fwd-table-tangent-rule-v6 or affine-printed")
+    assert code == 0, out
+    errata = [r for r in results(tmp_path)["records"] if r["category"] == "notes-erratum"]
+    assert {r["claim"] for r in errata} == {"fwd-table-tangent-rule-v6", "affine-printed-shapes"}
+    assert all(r["baselined"] and r["explanation"] for r in errata)
+
+
+def test_two_workers_give_the_verdicts_of_one(tmp_path):
+    sel = "fwd-table-tangent or relu-derivative or chain-scalar-sin"
+    code1, out1 = run(tmp_path / "serial", "-k", sel)
+    serial = results(tmp_path / "serial")
+    code2, out2 = run(tmp_path / "xdist", "-k", sel, "-n", "2")
+    parallel = results(tmp_path / "xdist")
+    assert code1 == code2 == 0, out1 + out2
+    key = lambda r: (r["claim"], r["engine"], r["check"], r["category"],  # noqa: E731
+                     r["max_abs_error"])
+    assert sorted(map(key, serial["records"])) == sorted(map(key, parallel["records"]))
+    assert serial["summary"]["counts"] == parallel["summary"]["counts"]
