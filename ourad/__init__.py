@@ -8,8 +8,9 @@ from . import xp
 from .core import (count_flops, grad, hessian, jacfwd, jacrev, jvp, primal_of, value_and_grad,
                    vjp)
 from .rules import RULES
+from .memory import tune_allocator
 from .trace import trace
 
 __all__ = ["xp", "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian",
-           "count_flops", "trace", "RULES", "primal_of"]
+           "count_flops", "trace", "RULES", "primal_of", "tune_allocator"]
 __version__ = "0.1.0"

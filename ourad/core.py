@@ -128,6 +128,7 @@ class Tracer:
 
 
 _XP = None  # the module ourad.xp, set when it is imported
+_CONCRETE = None  # its twins for concrete values only, (uncounted, counted): ourad.xp._Concrete
 
 
 def _xp():
@@ -149,20 +150,23 @@ class JVPTracer(Tracer):
 
 
 class VJPTracer(Tracer):
-    __slots__ = ("node",)
+    """A value on the tape. It is its own tape entry: the primitive that made it, that
+    primitive's (unwrapped) inputs and parameters, its parents on the tape, and the cotangent
+    the reverse pass accumulates."""
+    __slots__ = ("prim", "args", "params", "parents", "ct")
 
-    def __init__(self, level, primal, node):
-        self.level, self.primal, self.node = level, primal, node
-
-
-class _Node:
-    """One entry of the tape: what the reverse pass needs to send a cotangent back."""
-    __slots__ = ("prim", "args", "params", "out", "parents", "ct")
-
-    def __init__(self, prim, args, params, out, parents):
-        self.prim, self.args, self.params, self.out, self.parents = (
-            prim, args, params, out, parents)
+    def __init__(self, level, primal, prim, args, params, parents):
+        self.level, self.primal, self.prim, self.args, self.params, self.parents = (
+            level, primal, prim, args, params, parents)
         self.ct = None
+
+    @property
+    def node(self):
+        return self
+
+    @property
+    def out(self):
+        return self.primal
 
 
 class _Trace:
@@ -206,7 +210,8 @@ class _JVPTrace(_Trace):
 class _VJPTrace(_Trace):
     def __init__(self):
         super().__init__()
-        self.tape: list[_Node] = []
+        self.tape: list[VJPTracer] = []
+        self.kept = False
 
     def process(self, prim, args, params):
         lvl = self.level
@@ -216,34 +221,37 @@ class _VJPTrace(_Trace):
         for a in args:
             if isinstance(a, Tracer):
                 if a.level == lvl:
-                    parents.append((i, a.node))
+                    parents.append((i, a))
                     a = a.primal
                     nested = nested or isinstance(a, Tracer)
                 else:
                     nested = True
             primals.append(a)
             i += 1
-        out = bind(prim, *primals, **params) if nested else _run(prim, primals, params)
-        vjps = prim.vjp
-        for i, _ in parents:
-            if vjps is None or vjps[i] is None:
-                raise NotImplementedError(
-                    f"ourad: reverse mode of '{prim.name}' with respect to argument {i}")
-        node = _Node(prim, primals, params, out, parents)
+        if nested:
+            out = bind(prim, *primals, **params)
+        else:
+            out = prim.impl(*primals, **params)
+            if _counters:
+                for c in _counters:
+                    c._add(prim, out, primals, params)
+        node = VJPTracer(lvl, out, prim, primals, params, parents)
         self.tape.append(node)
-        return VJPTracer(lvl, out, node)
+        return node
 
     def leaf(self, x):
-        node = _Node(None, (), None, x, ())
-        return VJPTracer(self.level, x, node)
+        return VJPTracer(self.level, x, None, (), None, ())
 
     def backward(self, out_node, ct, leaves, keep=False):
         """Walk the tape from its end, sending cotangents to parents. The tape is in execution
         order, so its reverse is a topological order: no recursion, no sort. With `keep`, every
         node keeps its cotangent (for `ourad.trace`); else each is dropped once sent on."""
-        xp = _xp()
-        for n in self.tape:
-            n.ct = None
+        # with no other transform live, every value the rules see is concrete
+        xp = _CONCRETE[bool(_counters)] if len(_live) == 1 else _XP
+        if self.kept:   # a walk with `keep` left cotangents behind
+            for n in self.tape:
+                n.ct = None
+        self.kept = keep
         for n in leaves:
             n.ct = None
         out_node.ct = ct
@@ -253,9 +261,14 @@ class _VJPTrace(_Trace):
                 continue
             if not keep:
                 node.ct = None  # free memory as we go
-            prim, args, params, out = node.prim, node.args, node.params, node.out
+            prim, args, params, out = node.prim, node.args, node.params, node.primal
+            vjps = prim.vjp
             for i, parent in node.parents:
-                gi = prim.vjp[i](xp, g, out, *args, **params)
+                rule = vjps[i] if vjps is not None else None
+                if rule is None:
+                    raise NotImplementedError(
+                        f"ourad: reverse mode of '{prim.name}' with respect to argument {i}")
+                gi = rule(xp, g, out, *args, **params)
                 if type(gi) is not float:
                     gi = unbroadcast(xp, gi, shape_of(args[i]))
                 parent.ct = gi if parent.ct is None else xp.add(parent.ct, gi)
@@ -285,6 +298,10 @@ def unbroadcast(xp, g, shape):
     if shape_of(g) != tuple(shape):
         g = xp.reshape(g, shape)
     return g
+
+
+def run_concrete(prim, *args, **params):
+    return _run(prim, args, params)
 
 
 def _run(prim, args, params):

@@ -32,7 +32,7 @@ import operator
 
 import numpy as np
 
-from .core import Primitive, primal_of, unbroadcast
+from .core import Primitive, Tracer, primal_of, unbroadcast
 
 RULES: dict[str, Primitive] = {}
 
@@ -221,7 +221,10 @@ defrule("negative", _unary(operator.neg, np.negative),
 
 
 def _dpow_dbase(xp, a, b):
-    # d/da a**b = b a**(b-1)
+    # d/da a**b = b a**(b-1); a constant scalar exponent (x ** 2) needs no pow for b - 1
+    if not isinstance(b, Tracer) and np.ndim(b) == 0:
+        b = float(b)
+        return xp.multiply(2.0, a) if b == 2.0 else xp.multiply(b, xp.pow(a, b - 1.0))
     return xp.multiply(b, xp.pow(a, xp.subtract(b, 1.0)))
 
 
@@ -369,6 +372,8 @@ defrule("where", _where_impl,
 
 
 def _mT(xp, x):
+    if not isinstance(x, Tracer):   # a constant: a view, nothing to differentiate or count
+        return np.swapaxes(x, -1, -2)
     return xp.matrix_transpose(x)
 
 
@@ -431,6 +436,8 @@ def _reduce_flops(y, x, axis=None, keepdims=False):
 def _sum_impl(x, axis=None, keepdims=False):
     if type(x) is float:
         return x
+    if type(x) is np.ndarray:   # the method skips np.sum's Python-level dispatch
+        return x.sum(axis=axis, keepdims=keepdims)
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
@@ -467,6 +474,8 @@ defrule("max", _max_impl,
 
 
 def _reshape_impl(x, shape):
+    if type(x) is np.ndarray:
+        return x if x.shape == shape else x.reshape(shape)
     return np.reshape(x, shape)
 
 
@@ -477,6 +486,8 @@ defrule("reshape", _reshape_impl,
 
 
 def _broadcast_impl(x, shape):
+    if type(x) is np.ndarray and x.shape == shape:
+        return x   # np.broadcast_to costs microseconds even when there is nothing to do
     return np.broadcast_to(x, shape)
 
 

@@ -203,23 +203,40 @@ def __getattr__(name):
 
 # Python operators on tracers bind the primitives directly.
 def _install_operators():
-    P = RULES
-    Tracer.__add__ = lambda s, o: bind(P["add"], s, o)
-    Tracer.__radd__ = lambda s, o: bind(P["add"], o, s)
-    Tracer.__sub__ = lambda s, o: bind(P["subtract"], s, o)
-    Tracer.__rsub__ = lambda s, o: bind(P["subtract"], o, s)
-    Tracer.__mul__ = lambda s, o: bind(P["multiply"], s, o)
-    Tracer.__rmul__ = lambda s, o: bind(P["multiply"], o, s)
-    Tracer.__truediv__ = lambda s, o: bind(P["divide"], s, o)
-    Tracer.__rtruediv__ = lambda s, o: bind(P["divide"], o, s)
-    Tracer.__pow__ = lambda s, o: bind(P["pow"], s, o)
-    Tracer.__rpow__ = lambda s, o: bind(P["pow"], o, s)
-    Tracer.__matmul__ = lambda s, o: bind(P["matmul"], s, o)
-    Tracer.__rmatmul__ = lambda s, o: bind(P["matmul"], o, s)
-    Tracer.__neg__ = lambda s: bind(P["negative"], s)
-    Tracer.__abs__ = lambda s: bind(P["abs"], s)
+    def op(name, reflected=False):
+        prim = RULES[name]   # looked up once, not at every call
+        if reflected:
+            return lambda s, o: bind(prim, o, s)
+        return lambda s, o: bind(prim, s, o)
+
+    for dunder, name in [("add", "add"), ("sub", "subtract"), ("mul", "multiply"),
+                         ("truediv", "divide"), ("pow", "pow"), ("matmul", "matmul")]:
+        setattr(Tracer, f"__{dunder}__", op(name))
+        setattr(Tracer, f"__r{dunder}__", op(name, reflected=True))
+    neg, absolute = RULES["negative"], RULES["abs"]
+    Tracer.__neg__ = lambda s: bind(neg, s)
+    Tracer.__abs__ = lambda s: bind(absolute, s)
     Tracer.__getitem__ = lambda s, idx: getitem(s, idx)
 
 
 _install_operators()
+
+
+class _Concrete:
+    """The namespace the reverse pass hands to rules when no other transform is live: every
+    value is then concrete, so primitives run at once, without looking for tracers (and, when
+    no flop count is open, straight from the implementation). Anything else is `ourad.xp`'s
+    own."""
+
+    def __init__(self, module, counted):
+        self._module = module
+        for name in _POSITIONAL:
+            prim = RULES[name]
+            setattr(self, name, partial(core.run_concrete, prim) if counted else prim.impl)
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+
 core._XP = __import__("sys").modules[__name__]
+core._CONCRETE = (_Concrete(core._XP, counted=False), _Concrete(core._XP, counted=True))
