@@ -32,7 +32,7 @@ import operator
 
 import numpy as np
 
-from .core import Primitive, Tracer, primal_of, unbroadcast
+from .core import Primitive, Tracer, primal_of, shape_of, unbroadcast
 
 RULES: dict[str, Primitive] = {}
 
@@ -372,9 +372,13 @@ defrule("where", _where_impl,
 
 
 def _mT(xp, x):
-    if not isinstance(x, Tracer):   # a constant: a view, nothing to differentiate or count
-        return np.swapaxes(x, -1, -2)
+    if type(x) is np.ndarray:   # a constant: a view, nothing to differentiate or count
+        return x.swapaxes(-1, -2)
     return xp.matrix_transpose(x)
+
+
+def _ndim(x):
+    return len(shape_of(x))
 
 
 def _matmul_vjp_a(xp, g, y, a, b):
@@ -421,7 +425,7 @@ def _axes(axis, ndim):
 def _restore(xp, g, x, axis, keepdims):
     """Put the reduced axes back into g and broadcast it to x's shape."""
     shape = np.shape(x)
-    if not keepdims:
+    if not keepdims and np.ndim(primal_of(g)) > 0:   # a 0-d g broadcasts as it is
         kept = list(shape)
         for a in _axes(axis, len(shape)):
             kept[a] = 1
@@ -486,8 +490,12 @@ defrule("reshape", _reshape_impl,
 
 
 def _broadcast_impl(x, shape):
+    # np.broadcast_to costs microseconds: skip it when there is nothing to do, and fill small
+    # arrays from a scalar (a loss's cotangent) directly
     if type(x) is np.ndarray and x.shape == shape:
-        return x   # np.broadcast_to costs microseconds even when there is nothing to do
+        return x
+    if np.ndim(x) == 0 and math.prod(shape) <= 4096:
+        return np.full(shape, x, dtype=np.result_type(x))
     return np.broadcast_to(x, shape)
 
 

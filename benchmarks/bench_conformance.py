@@ -1,0 +1,150 @@
+"""The harness's own cost: the wall time of the default conformance run (serial and -n 2),
+and the cost of verifying one gradient of the notes' network against
+torch.autograd.gradcheck on the same function.
+
+    python benchmarks/bench_conformance.py              # everything
+    python benchmarks/bench_conformance.py --no-runs    # skip the two full conformance runs
+
+Verifying the gradient "with our checks" is what the conformance run does for one drawn
+input of the network claim: the subject's VJP along a random cotangent against the reference
+(JAX and PyTorch agreeing, confirmed by finite differences along one random direction: O(1)
+evaluations of f, whatever the number of parameters), plus the subject's JVP against its own
+VJP. gradcheck's fast mode checks one random projection of the Jacobian against finite
+differences; its slow mode forms the whole numerical Jacobian, one perturbation per
+parameter, and is given a time limit.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+OUT = Path(__file__).resolve().parent / "out"
+SLOW_LIMIT_S = 120
+
+
+def net(xp, x, W1, b1, W2, b2, W3, b3):
+    h = xp.tanh(xp.matmul(x, W1) + b1)
+    h = xp.tanh(xp.matmul(h, W2) + b2)
+    return 0.5 * xp.sum((xp.matmul(h, W3) + b3 - 0.3) ** 2)
+
+
+def make(seed=0):
+    rng = np.random.default_rng(seed)
+    sizes = [2, 1000, 1000, 1]
+    arrays = [rng.standard_normal((1, 2))]
+    for a, b in zip(sizes, sizes[1:]):
+        arrays += [rng.standard_normal((a, b)) / math.sqrt(a), 0.1 * rng.standard_normal(b)]
+    return arrays
+
+
+def ours(repeats=3):
+    import oracles
+    from oracles.claims import Claim
+    from oracles.harness import Harness
+    arrays = make()
+    claim = Claim(id="bench-net", section="bench", printed="net", f=net,
+                  domain=_dummy(), jacobian=False)   # inputs are given, not drawn
+    h = Harness([oracles.engine("ourad-reverse")],
+                {n: oracles.engine(n) for n in ("jax", "torch", "fd")})
+    h.run_claim(claim, [arrays])   # warm up (imports, first dispatch)
+    times, records = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        records = h.run_claim(claim, [arrays])
+        times.append(time.perf_counter() - t0)
+    verdicts = sorted({(r.engine, r.check, r.category) for r in records})
+    return float(np.median(times)), verdicts
+
+
+def _dummy():
+    from hypothesis import strategies as st
+    return st.just(())
+
+
+def gradcheck_fast(repeats=3):
+    import torch
+    arrays = [torch.tensor(a, requires_grad=True) for a in make()]
+    fn = lambda *a: net(_TorchNS, *a)  # noqa: E731
+    torch.autograd.gradcheck(fn, arrays, fast_mode=True)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        ok = torch.autograd.gradcheck(fn, arrays, fast_mode=True)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), ok
+
+
+class _TorchNS:
+    import torch as _t
+    tanh, matmul, sum = _t.tanh, _t.matmul, _t.sum
+
+
+def gradcheck_slow():
+    code = ("import sys, time; sys.path.insert(0, %r); sys.path.insert(0, %r)\n"
+            "import torch, bench_conformance as b\n"
+            "arrays = [torch.tensor(a, requires_grad=True) for a in b.make()]\n"
+            "t0 = time.perf_counter()\n"
+            "torch.autograd.gradcheck(lambda *a: b.net(b._TorchNS, *a), arrays)\n"
+            "print(time.perf_counter() - t0)\n") % (str(ROOT), str(Path(__file__).parent))
+    try:
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=SLOW_LIMIT_S)
+        return float(p.stdout.strip().splitlines()[-1])
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def conformance_wall(extra):
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "pytest", "tests/notes", "-q", "-p",
+                        "no:cacheprovider", "--ad-report-dir", str(OUT / "conformance"),
+                        *extra], cwd=ROOT, capture_output=True, text=True)
+    return time.perf_counter() - t0, p.returncode
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--no-runs", action="store_true", help="skip the full conformance runs")
+    args = ap.parse_args(argv)
+    OUT.mkdir(exist_ok=True)
+    result = {}
+    n_params = sum(a.size for a in make()[1:])
+    t_ours, verdicts = ours()
+    t_fast, ok = gradcheck_fast()
+    t_slow = gradcheck_slow()
+    result["verify_gradient"] = {"parameters": int(n_params), "ours_s": t_ours,
+                                 "our_verdicts": verdicts, "gradcheck_fast_s": t_fast,
+                                 "gradcheck_fast_ok": bool(ok), "gradcheck_slow_s": t_slow,
+                                 "gradcheck_slow_limit_s": SLOW_LIMIT_S}
+    lines = [f"## Verifying one gradient of the notes' network ({n_params:,} parameters), "
+             "median s", "", "| check | s | / gradcheck fast |", "|---|---|---|",
+             f"| ours (ourad-reverse against jax + torch + fd) | {t_ours:.3f} | "
+             f"{t_ours / t_fast:.2f} |",
+             f"| torch.autograd.gradcheck, fast_mode=True | {t_fast:.3f} | 1.00 |",
+             f"| torch.autograd.gradcheck, slow mode | "
+             + (f"{t_slow:.1f} | {t_slow / t_fast:.0f} |" if t_slow is not None else
+                f"did not finish in {SLOW_LIMIT_S} s | > {SLOW_LIMIT_S / t_fast:.0f} |"), ""]
+    if not args.no_runs:
+        serial, rc1 = conformance_wall([])
+        par, rc2 = conformance_wall(["-n", "2"])
+        result["conformance_run"] = {"serial_s": serial, "n2_s": par, "exit": [rc1, rc2]}
+        lines += ["## The default conformance run (`pytest tests/notes`), wall time s", "",
+                  "| run | s | exit |", "|---|---|---|", f"| serial | {serial:.1f} | {rc1} |",
+                  f"| -n 2 | {par:.1f} | {rc2} |", ""]
+    text = "\n".join(lines)
+    print(text)
+    (OUT / "bench_conformance.md").write_text(text)
+    (OUT / "bench_conformance.json").write_text(json.dumps(result, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
