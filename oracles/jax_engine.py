@@ -1,11 +1,21 @@
 """JAX as an oracle: `jax.jvp` / `jax.vjp` in float64, `jax.numpy` as the namespace."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
+# Compiled jvp/vjp functions persist on disk, so the many short runs of a test suite (and a
+# developer's next run) do not compile the same formula at the same shapes again.
+_CACHE_DIR = os.environ.get("AD_JAX_CACHE", os.path.join(
+    os.path.expanduser("~"), ".cache", "ourad-harness", "jax"))
+if _CACHE_DIR and not jax.config.jax_compilation_cache_dir:
+    jax.config.update("jax_compilation_cache_dir", _CACHE_DIR)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 import jax.numpy as jnp  # noqa: E402
 
@@ -24,22 +34,57 @@ xp = Namespace("jax", jnp, {
 })
 
 
+JIT_MAX_SIZE = 10_000   # inputs up to this many entries: one compiled jvp/vjp per shape
+
+_NOT_TRACEABLE = (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError,
+                  jax.errors.TracerArrayConversionError, jax.errors.TracerIntegerConversionError)
+
+
 class JaxEngine:
+    """Small inputs go through one `jax.jit` of the whole jvp or vjp per formula and shape:
+    eager JAX compiles every primitive for every new shape (about 20 ms each here), which
+    made it the slowest part of a conformance run. Large inputs, and formulas whose Python
+    control flow looks at values, run eagerly."""
     name = "jax"
     xp = xp
     version = jax.__version__
 
+    def __init__(self):
+        self._compiled = {}
+
     def _fn(self, f):
         return lambda *a: f(xp, *a)
 
+    def _jvp(self, g, p, t):
+        return jax.jvp(g, p, t)
+
+    def _vjp(self, g, p, c):
+        out, back = jax.vjp(g, *p)
+        return out, back(c)
+
+    def _run(self, kind, f, a, b):
+        method = self._jvp if kind == "jvp" else self._vjp
+        g = self._fn(f)
+        if sum(int(np.size(x)) for x in a) <= JIT_MAX_SIZE:
+            key = (kind, f)
+            fn = self._compiled.get(key)
+            if fn is None:
+                fn = self._compiled[key] = jax.jit(lambda p, w: method(g, p, w))
+            if fn is not False:
+                try:
+                    return fn(a, b)
+                except _NOT_TRACEABLE:
+                    self._compiled[key] = False
+        return method(g, a, b)
+
     def jvp(self, f, primals, tangents):
-        out, t = jax.jvp(self._fn(f), tuple(jnp.asarray(as_float64(p)) for p in primals),
-                         tuple(jnp.asarray(as_float64(t)) for t in tangents))
+        out, t = self._run("jvp", f, tuple(jnp.asarray(as_float64(p)) for p in primals),
+                           tuple(jnp.asarray(as_float64(t)) for t in tangents))
         return as_float64(out), as_float64(t)
 
     def vjp(self, f, primals, cotangent):
-        out, back = jax.vjp(self._fn(f), *[jnp.asarray(as_float64(p)) for p in primals])
-        bars = back(jnp.asarray(as_float64(cotangent)))
+        out, bars = self._run("vjp", f, tuple(jnp.asarray(as_float64(p)) for p in primals),
+                              jnp.asarray(as_float64(cotangent)))
         return as_float64(out), tuple(as_float64(b) for b in bars)
 
     def flops(self, f, primals, mode="forward", wrt=None):
