@@ -420,6 +420,16 @@ def vjp(f: Callable, *primals):
     return out_primal, vjp_fn
 
 
+def _at(f, args, nums):
+    """f as a function of the arguments at positions `nums`, the others held at `args`."""
+    def g(*sel):
+        full = list(args)
+        for i, s in zip(nums, sel):
+            full[i] = s
+        return f(*full)
+    return g
+
+
 def _argnums_tuple(argnums):
     return (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
@@ -432,13 +442,7 @@ def value_and_grad(f: Callable, argnums=0):
     nums = _argnums_tuple(argnums)
 
     def wrapped(*args):
-        def g(*sel):
-            full = list(args)
-            for i, s in zip(nums, sel):
-                full[i] = s
-            return f(*full)
-
-        out, back = vjp(g, *[args[i] for i in nums])
+        out, back = vjp(_at(f, args, nums), *[args[i] for i in nums])
         if shape_of(out) != ():
             raise ValueError(f"ourad.grad: f must return a scalar, got shape "
                              f"{shape_of(out)}; use jacrev or vjp")
@@ -469,12 +473,7 @@ def jacfwd(f: Callable, argnums: int = 0):
     """The Jacobian by forward mode, one column per input entry; shape out.shape + in.shape."""
     def wrapped(*args):
         x = _check_float(args[argnums], "jacfwd")
-
-        def g(z):
-            full = list(args)
-            full[argnums] = z
-            return f(*full)
-
+        g = _at(f, args, (argnums,))
         pairs = [jvp(g, (x,), (e,)) for e in _basis(x)]
         xp = _xp()
         J = xp.stack([t for _, t in pairs], axis=-1)
@@ -486,13 +485,7 @@ def jacrev(f: Callable, argnums: int = 0):
     """The Jacobian by reverse mode, one row per output entry; shape out.shape + in.shape."""
     def wrapped(*args):
         x = _check_float(args[argnums], "jacrev")
-
-        def g(z):
-            full = list(args)
-            full[argnums] = z
-            return f(*full)
-
-        y, back = vjp(g, x)
+        y, back = vjp(_at(f, args, (argnums,)), x)
         rows = [back(e)[0] for e in _basis(y)]
         xp = _xp()
         J = xp.stack(rows, axis=0)

@@ -6,6 +6,7 @@ import pytest
 
 import ourad
 from ourad import xp
+from ourad.__main__ import notes_example   # the notes' example, as the lines of its table
 
 
 def d_fwd(f):
@@ -137,16 +138,6 @@ def test_escaped_tracer_is_reported():
 
 
 # --- the trace --------------------------------------------------------------------------------
-
-def notes_example(x1, x2):
-    """The notes' forward-mode example, written as the lines of its trace table."""
-    v1 = x1 / x2
-    v2 = xp.sin(v1)
-    v3 = xp.exp(x2)
-    v4 = v1 - v3
-    v5 = v2 + v4
-    return v5 * v4
-
 
 def test_trace_reproduces_the_printed_primal_column():
     t = ourad.trace(notes_example, 1.5, 0.5)

@@ -104,9 +104,9 @@ def last_layer_arrays(out, div):
     return make
 
 
-def _last(xp, out, div, y_prev, W, d):
-    z = xp.matmul(y_prev, W)
-    return z, DIVS[div][0](xp, ACTS[out][0](xp, z), d)
+def last_layer_loss(out, div):
+    """Div as a function of the last layer's input y^(N-1), its weights and the target."""
+    return lambda xp, y, W, d: DIVS[div][0](xp, ACTS[out][0](xp, xp.matmul(y, W)), d)
 
 
 def last_dz_notes(out, div):
@@ -146,8 +146,7 @@ for out, div in [("identity", "sqerr"), ("sigmoid", "xent"), ("tanh", "sqerr")]:
               printed=r"\frac{\partial Div}{\partial w_{ij}^{(N)}} = "
                       r"\frac{\partial z_j^{(N)}}{\partial w_{ij}^{(N)}} "
                       r"\frac{\partial Div}{\partial z_j^{(N)}}",
-              f=lambda xp, y, W, d, out=out, div=div: _last(xp, out, div, y, W, d)[1],
-              domain=seeded(last_layer_arrays(out, div)),
+              f=last_layer_loss(out, div), domain=seeded(last_layer_arrays(out, div)),
               notes_vjp=lambda xp, u, y, W, d, out=out, div=div: (
                   None, u * y[:, None] * last_dz_notes(out, div)(xp, 1.0, y @ W, d)[0][None, :],
                   None),
@@ -156,8 +155,7 @@ for out, div in [("identity", "sqerr"), ("sigmoid", "xent"), ("tanh", "sqerr")]:
               printed=r"\frac{\partial Div}{\partial y_i^{(N-1)}} = \sum_j "
                       r"\frac{\partial z_j^{(N)}}{\partial y_i^{(N-1)}} "
                       r"\frac{\partial Div}{\partial z_j^{(N)}}",
-              f=lambda xp, y, W, d, out=out, div=div: _last(xp, out, div, y, W, d)[1],
-              domain=seeded(last_layer_arrays(out, div)),
+              f=last_layer_loss(out, div), domain=seeded(last_layer_arrays(out, div)),
               notes_vjp=lambda xp, u, y, W, d, out=out, div=div: (
                   u * np.sum(W * last_dz_notes(out, div)(xp, 1.0, y @ W, d)[0][None, :],
                              axis=1), None, None),
