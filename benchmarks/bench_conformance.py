@@ -65,6 +65,20 @@ def ours(repeats=3):
     return float(np.median(times)), verdicts
 
 
+def ours_quick(repeats=5):
+    import oracles
+    from oracles.harness import quick_check
+    arrays = make()
+    eng = oracles.engine("ourad-reverse")
+    quick_check(eng, net, arrays)
+    times, rec = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        rec = quick_check(eng, net, arrays)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), rec.category
+
+
 def _dummy():
     from hypothesis import strategies as st
     return st.just(())
@@ -119,16 +133,21 @@ def main(argv=None):
     result = {}
     n_params = sum(a.size for a in make()[1:])
     t_ours, verdicts = ours()
+    t_quick, quick_verdict = ours_quick()
     t_fast, ok = gradcheck_fast()
     t_slow = gradcheck_slow()
     result["verify_gradient"] = {"parameters": int(n_params), "ours_s": t_ours,
-                                 "our_verdicts": verdicts, "gradcheck_fast_s": t_fast,
+                                 "our_verdicts": verdicts, "quick_check_s": t_quick,
+                                 "quick_check_verdict": quick_verdict,
+                                 "gradcheck_fast_s": t_fast,
                                  "gradcheck_fast_ok": bool(ok), "gradcheck_slow_s": t_slow,
                                  "gradcheck_slow_limit_s": SLOW_LIMIT_S}
     lines = [f"## Verifying one gradient of the notes' network ({n_params:,} parameters), "
              "median s", "", "| check | s | / gradcheck fast |", "|---|---|---|",
              f"| ours (ourad-reverse against jax + torch + fd) | {t_ours:.3f} | "
              f"{t_ours / t_fast:.2f} |",
+             f"| ours, `quick_check` (one VJP against fd along one direction) | {t_quick:.3f} | "
+             f"{t_quick / t_fast:.2f} |",
              f"| torch.autograd.gradcheck, fast_mode=True | {t_fast:.3f} | 1.00 |",
              f"| torch.autograd.gradcheck, slow mode | "
              + (f"{t_slow:.1f} | {t_slow / t_fast:.0f} |" if t_slow is not None else

@@ -298,8 +298,16 @@ class Harness:
         inputs = [summarize(a) for a in x]
         ref_j = self._reference("jvp", f, x, v, n)
         ref_v = self._reference("vjp", f, x, u, n)
-        for eng in self.subjects:
-            self._subject(claim, eng, x, v, u, ref_j, ref_v, inputs, agg, n)
+        results = {eng.name: self._subject(claim, eng, x, v, u, ref_j, ref_v, inputs, agg, n)
+                   for eng in self.subjects}
+        # subjects that are two modes of one engine (ourad's): forward against reverse
+        for a in self.subjects:
+            for b in self.subjects:
+                if a is not b and "jvp" in results[a.name] and "vjp" in results[b.name]:
+                    agg.add(self._transpose(
+                        claim, b.name, f"transpose against {a.name}", results[a.name]["jvp"],
+                        results[b.name]["vjp"], u, v, inputs,
+                        f"{a.name}'s JVP against {b.name}'s VJP, no reference involved"))
         for name, eng in self.oracles.items():
             for kind, w, ref in (("jvp", v, ref_j), ("vjp", u, ref_v)):
                 if ref[0] is None or name in ref[2]:
@@ -346,17 +354,24 @@ class Harness:
                 rec.detail += "\n" + snippet(claim, eng.name, x, kind)
             agg.add(rec)
         if "jvp" in results and "vjp" in results:
-            lhs_t = as_float64(u) * as_float64(results["jvp"][1])
-            rhs_t = [as_float64(b) * as_float64(vv) for b, vv in zip(results["vjp"][1], v)]
-            lhs, rhs = float(np.sum(lhs_t)), float(sum(np.sum(t) for t in rhs_t))
-            scale = float(np.sum(np.abs(lhs_t)) + sum(np.sum(np.abs(t)) for t in rhs_t))
-            tol = OWN_ULPS * EPS * scale + 1e-300
-            err = abs(lhs - rhs)
-            agg.add(self._base(
-                claim, eng.name, "transpose", category="agree" if err <= tol else "subject-defect",
-                max_abs_error=err, max_rel_error=err / max(abs(lhs), 1e-300), tolerance=tol,
-                inputs=inputs, values={"<u, J v>": lhs, "<J^T u, v>": rhs},
-                detail="the engine's own JVP against its own VJP, no reference involved"))
+            agg.add(self._transpose(claim, eng.name, "transpose", results["jvp"],
+                                    results["vjp"], u, v, inputs,
+                                    "the engine's own JVP against its own VJP, no reference "
+                                    "involved"))
+        return results
+
+    def _transpose(self, claim, engine, check, jvp_res, vjp_res, u, v, inputs, detail):
+        """<u, J v> from a JVP against <J^T u, v> from a VJP, to a few ulps of the terms."""
+        lhs_t = as_float64(u) * as_float64(jvp_res[1])
+        rhs_t = [as_float64(b) * as_float64(vv) for b, vv in zip(vjp_res[1], v)]
+        lhs, rhs = float(np.sum(lhs_t)), float(sum(np.sum(t) for t in rhs_t))
+        scale = float(np.sum(np.abs(lhs_t)) + sum(np.sum(np.abs(t)) for t in rhs_t))
+        tol = OWN_ULPS * EPS * scale + 1e-300
+        err = abs(lhs - rhs)
+        return self._base(
+            claim, engine, check, category="agree" if err <= tol else "subject-defect",
+            max_abs_error=err, max_rel_error=err / max(abs(lhs), 1e-300), tolerance=tol,
+            inputs=inputs, values={"<u, J v>": lhs, "<J^T u, v>": rhs}, detail=detail)
 
     def _compare(self, claim, engine, kind, res, ref, inputs, n, bad, fd=None):
         got = _flat(kind, res)
@@ -583,3 +598,32 @@ def draw_inputs(claim: Claim, max_examples: int | None = None) -> list:
     if not out:
         raise ClaimError(f"{claim.source}: claim {claim.id!r}: its domain drew no input")
     return out[:n]
+
+
+def quick_check(engine, f, primals, seed: int = 0, fd=None) -> Record:
+    """The cheapest honest check of an engine's VJP, the counterpart of gradcheck's fast mode:
+    one VJP along a random cotangent u, one finite-difference directional derivative along a
+    random direction v (a handful of evaluations of f, whatever the number of inputs), and
+    <J^T u, v> against <u, J v> within fd's own error estimate plus AD tolerance."""
+    from .fd import FiniteDifferences
+    fd = fd or FiniteDifferences()
+    rng = np.random.default_rng(seed)
+    x = [as_float64(a) for a in primals]
+    n = int(sum(a.size for a in x))
+    out = as_float64(f(np_xp, *x))
+    u = rng.standard_normal(out.shape)
+    v = [rng.standard_normal(a.shape) for a in x]
+    base = dict(claim="quick-check", section="", engine=engine.name, check="vjp")
+    res, err = _call(engine.vjp, f, x, u)
+    if err is not None:
+        return Record(**base, category="unsupported" if err[0] == "unsupported"
+                      else "subject-defect", detail=err[1])
+    est = fd.directional(f, x, v)
+    lhs = float(sum(np.sum(as_float64(b) * vv) for b, vv in zip(res[1], v)))
+    rhs = float(np.sum(u * as_float64(est.value)))
+    tol = float(np.sum(np.abs(u) * as_float64(est.error))) + ad_tolerance(lhs, rhs, n)
+    return Record(**base, category="agree" if abs(lhs - rhs) <= tol else "subject-defect",
+                  max_abs_error=abs(lhs - rhs), max_rel_error=abs(lhs - rhs) / max(abs(rhs), 1e-300),
+                  tolerance=tol, reference="fd", agreed=["fd"],
+                  values={"<J^T u, v>": lhs, "<u, fd J v>": rhs},
+                  detail=f"{est.evaluations} evaluations of f")

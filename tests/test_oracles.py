@@ -152,3 +152,22 @@ def test_a_missing_package_is_reported_and_not_fatal(monkeypatch):
     assert avail["fd"] is True
     with pytest.raises(oracles.Unsupported, match="not installed"):
         oracles.engine("torch")
+
+
+def test_quick_check_passes_a_right_vjp_and_fails_a_planted_1e_6_error():
+    from oracles.harness import quick_check
+    from oracles.ourad_engines import OuradReverse
+
+    class Off(OuradReverse):
+        name = "off"
+
+        def vjp(self, f, primals, cotangent):
+            out, bars = super().vjp(f, primals, cotangent)
+            return out, tuple(b * (1 + 1e-6) for b in bars)
+
+    f = lambda xp, W, x: xp.sum(xp.tanh(xp.matmul(W, x)) ** 2)  # noqa: E731
+    rng = np.random.default_rng(3)
+    args = [rng.standard_normal((30, 20)), rng.standard_normal(20)]
+    for seed in range(5):
+        assert quick_check(OuradReverse(), f, args, seed=seed).category == "agree"
+        assert quick_check(Off(), f, args, seed=seed).category == "subject-defect"
