@@ -172,3 +172,24 @@ def test_report_renders_with_scripting_off(browser, real_report):
     assert rows.count() == 3 and all(rows.nth(i).is_visible() for i in range(3))
     assert page.locator(".claim").count() == 3 and page.locator("#trace-table").is_visible()
     ctx.close()
+
+
+def test_a_report_the_size_of_the_default_run_stays_under_2_mb(tmp_path):
+    # every claim of the catalogue, every engine and check, one in ten a discrepancy with its
+    # detail and reproduction snippet: more than the default run writes
+    from oracles.claims import load_catalogue
+    recs = []
+    engines = ["ourad-forward", "ourad-reverse", "jax", "torch", "fd", "referee", "notes"]
+    for k, c in enumerate(load_catalogue()):
+        for e in engines:
+            for check in ("jvp", "vjp", "transpose"):
+                bad = (k + len(e) + len(check)) % 10 == 0
+                recs.append(record(c.id, e, check, "subject-defect" if bad else "agree",
+                                   section=c.section, _printed=c.printed,
+                                   detail="x" * 400 if bad else "",
+                                   values={"got": [0.1] * 8, "reference": [0.2] * 8}))
+    res = results(recs)
+    for r in recs:
+        res["claims"][r["claim"]]["printed"] = r["_printed"]
+    out = write_report(res, tmp_path / "index.html")
+    assert out.stat().st_size < 2 * 1024 * 1024, out.stat().st_size
