@@ -393,14 +393,14 @@ def _unpack_jvp(tr, out):
     return out, _zeros_like(out)
 
 
-def vjp(f: Callable, *primals):
+def vjp(f: Callable, *primals, _caller: str = "vjp"):
     """Reverse mode: `(f(*primals), vjp_fn)` where `vjp_fn(y_bar)` gives one cotangent per
     primal. `vjp_fn` may be called any number of times.
 
     >>> y, back = ourad.vjp(lambda x, w: x @ w, x, w)
     >>> x_bar, w_bar = back(np.ones_like(y))
     """
-    primals = tuple(_check_float(p, "vjp") for p in primals)
+    primals = tuple(_check_float(p, _caller) for p in primals)
     tr = _VJPTrace()
     with tr:
         ins = [tr.leaf(p) for p in primals]
@@ -410,7 +410,7 @@ def vjp(f: Callable, *primals):
     leaves = [i.node for i in ins]
 
     def vjp_fn(y_bar):
-        _same_shape("vjp", out_primal, y_bar, "the cotangent")
+        _same_shape(_caller, out_primal, y_bar, "the cotangent")
         if not is_tracer:
             return tuple(_zeros_like(p) for p in primals)
         with tr:  # the level must be live while the tape is walked (nested use)
@@ -442,7 +442,7 @@ def value_and_grad(f: Callable, argnums=0):
     nums = _argnums_tuple(argnums)
 
     def wrapped(*args):
-        out, back = vjp(_at(f, args, nums), *[args[i] for i in nums])
+        out, back = vjp(_at(f, args, nums), *[args[i] for i in nums], _caller="grad")
         if shape_of(out) != ():
             raise ValueError(f"ourad.grad: f must return a scalar, got shape "
                              f"{shape_of(out)}; use jacrev or vjp")
