@@ -115,7 +115,7 @@ def snippet(claim: Claim, engine: str, inputs, kind: str) -> str:
         lines.append(f"print(oracles.engine({engine!r}).jvp(claim.f, x, v))")
         lines.append("print(oracles.engine('referee').jvp(claim.f, x, v))  # the reference")
     else:
-        lines.append("u = np.ones_like(np.asarray(claim.f(np, *x), float))")
+        lines.append("u = np.ones_like(np.asarray(claim.f(oracles.engine('fd').xp, *x), float))")
         lines.append(f"print(oracles.engine({engine!r}).vjp(claim.f, x, u))")
         lines.append("print(oracles.engine('referee').vjp(claim.f, x, u))  # the reference")
     return "\n".join(lines)
