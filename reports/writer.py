@@ -45,6 +45,7 @@ def render_math(latex: str) -> Markup | None:
         import matplotlib
         matplotlib.use("Agg")
         from matplotlib import mathtext
+        from matplotlib.font_manager import FontProperties
     except ImportError:
         return None
     s = latex
@@ -54,7 +55,7 @@ def render_math(latex: str) -> Markup | None:
         s = f"${s}$"
     buf = io.BytesIO()
     try:
-        mathtext.math_to_image(s, buf, format="svg", dpi=72)
+        mathtext.math_to_image(s, buf, prop=FontProperties(size=15), format="svg", dpi=72)
     except Exception:  # noqa: BLE001 -- mathtext covers a subset of LaTeX
         return None
     svg = buf.getvalue().decode("utf-8")
