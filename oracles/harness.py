@@ -21,7 +21,7 @@ import numpy as np
 
 from .claims import Claim, ClaimFileError
 from .fd import xp as np_xp
-from .protocol import Unsupported, as_float64
+from .protocol import Unsupported, as_float64, basis
 
 CATEGORIES = ("agree", "subject-defect", "notes-erratum", "oracle-disagreement",
               "kink-convention", "unsupported", "inconclusive")
@@ -463,16 +463,13 @@ class Harness:
     def _jacobian(self, claim, eng, x, out, inputs, n):
         """The subject's full Jacobian by columns (JVP) and by rows (VJP), against the
         reference's by rows."""
-        from .protocol import basis
         m = out.size
         ref = None
         for name in ("referee", "jax", "torch"):
             r = self.oracles.get(name)
             if r is None:
                 continue
-            rows, err = _call(lambda: [np.concatenate([np.ravel(b) for b in
-                                                       r.vjp(claim.f, x, e)[1]])
-                                       for e in basis(out.shape)])
+            rows, err = _call(_rows_by_vjp, r, claim.f, x, out.shape)
             if err is None:
                 ref, ref_name = np.array(rows).reshape(m, n), name
                 break
@@ -484,9 +481,7 @@ class Harness:
             if not _has(eng, kind):
                 continue
             if kind == "vjp":
-                rows, err = _call(lambda: [np.concatenate([np.ravel(b) for b in
-                                                           eng.vjp(claim.f, x, e)[1]])
-                                           for e in basis(out.shape)])
+                rows, err = _call(_rows_by_vjp, eng, claim.f, x, out.shape)
                 J = None if err else np.array(rows).reshape(m, n)
             else:
                 cols = []
@@ -558,6 +553,12 @@ class Harness:
                           values={"printed": st.text, "measured": measured},
                           detail=f"the notes say {st.text!r}; measured {measured}"
                                  + (f". Reading: {st.reading}" if st.reading else ""))
+
+
+def _rows_by_vjp(engine, f, x, out_shape):
+    """The rows of the Jacobian, one VJP per output entry, each flattened over all inputs."""
+    return [np.concatenate([np.ravel(b) for b in engine.vjp(f, x, e)[1]])
+            for e in basis(out_shape)]
 
 
 def _flat(kind, res):
