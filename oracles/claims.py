@@ -140,12 +140,22 @@ class ClaimFileError(Exception):
     """A claim file that cannot be used; the message names the file (and claim)."""
 
 
+def _module_name(path: Path) -> str:
+    return f"_ad_claims_{abs(hash(str(path.resolve())))}"
+
+
+def loaded_module(path):
+    """The claim file's module as the catalogue already loaded it in this process (its caches
+    included), else loaded now."""
+    return sys.modules.get(_module_name(Path(path))) or load_module(path)
+
+
 def load_module(path):
     """Import a claim file as a module; errors name the file."""
     path = Path(path)
     if not path.is_file():
         raise ClaimFileError(f"{path}: no such claim file")
-    name = f"_ad_claims_{abs(hash(str(path.resolve())))}"
+    name = _module_name(path)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     try:

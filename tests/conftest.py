@@ -68,6 +68,7 @@ def pytest_generate_tests(metafunc):
             claims = load_catalogue(metafunc.config.getoption("--ad-formulas"))
         except ClaimFileError as exc:
             raise pytest.UsageError(f"--ad-formulas: {exc}") from None
+        metafunc.config._ad_catalogue = claims   # reused at the end (with its modules' caches)
         metafunc.parametrize("claim", claims, ids=[c.id for c in claims])
 
 
@@ -102,7 +103,10 @@ def pytest_sessionfinish(session, exitstatus):
         return
     ad = _ad_session(cfg)
     from oracles.claims import load_catalogue
-    by_id = {c.id: c for c in load_catalogue(cfg.getoption("--ad-formulas"))}
+    claims = getattr(cfg, "_ad_catalogue", None)   # under xdist the controller collects none
+    if claims is None:
+        claims = load_catalogue(cfg.getoption("--ad-formulas"))
+    by_id = {c.id: c for c in claims}
     ad.claims = {cid: by_id[cid] for cid in ad.claims if cid in by_id}
     ad.finish(cfg._ad_ran)
     if ad.gate.stale and session.exitstatus == 0:

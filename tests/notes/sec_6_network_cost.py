@@ -62,8 +62,19 @@ def counts():
     return _CACHE
 
 
+_FRAMEWORK_CACHE = {}
+
+
 def framework_counts(ctx):
-    """The same, counted by JAX (XLA cost analysis) and PyTorch (FlopCounterMode)."""
+    """The same, counted by JAX (XLA cost analysis) and PyTorch (FlopCounterMode); computed
+    once per process (each count compiles the network's gradient)."""
+    key = tuple(sorted(n for n in ("jax", "torch") if n in ctx.engines))
+    if key not in _FRAMEWORK_CACHE:
+        _FRAMEWORK_CACHE[key] = _framework_counts(ctx)
+    return _FRAMEWORK_CACHE[key]
+
+
+def _framework_counts(ctx):
     arrays = make(np.random.default_rng(0))
     out = {}
     for name in ("jax", "torch"):
