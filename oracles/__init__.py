@@ -11,24 +11,40 @@ import importlib
 
 from .protocol import Engine, MissingOp, Unsupported
 
-# name -> (module, class, the package it needs)
+# Engine roles, as data: the default oracles, the reference's order of preference, the
+# report's columns and the versions table are all derived from this table.
+#   subject  -- ourad's own modes (the default subject)
+#   referee  -- high precision; the reference where it can evaluate the claim
+#   ad       -- AD oracles; the reference where they agree with each other, confirmed by...
+#   numeric  -- finite differences, held to their own error estimate
+ROLES = ("subject", "referee", "ad", "numeric")
+
+# name -> (module, class, the package it needs, role)
 _REGISTRY = {
-    "ourad-forward": ("oracles.ourad_engines", "OuradForward", "ourad"),
-    "ourad-reverse": ("oracles.ourad_engines", "OuradReverse", "ourad"),
-    "jax": ("oracles.jax_engine", "JaxEngine", "jax"),
-    "torch": ("oracles.torch_engine", "TorchEngine", "torch"),
-    "fd": ("oracles.fd", "FiniteDifferences", "numpy"),
-    "referee": ("oracles.referee", "Referee", "mpmath"),
+    "ourad-forward": ("oracles.ourad_engines", "OuradForward", "ourad", "subject"),
+    "ourad-reverse": ("oracles.ourad_engines", "OuradReverse", "ourad", "subject"),
+    "jax": ("oracles.jax_engine", "JaxEngine", "jax", "ad"),
+    "torch": ("oracles.torch_engine", "TorchEngine", "torch", "ad"),
+    "fd": ("oracles.fd", "FiniteDifferences", "numpy", "numeric"),
+    "referee": ("oracles.referee", "Referee", "mpmath", "referee"),
 }
 NAMES = tuple(_REGISTRY)
+ORACLES = tuple(n for n, e in _REGISTRY.items() if e[3] != "subject")   # the default oracles
 _cache: dict = {}
+
+
+def role(name: str) -> str:
+    """The role of a registered engine ("subject", "referee", "ad", "numeric"); any other
+    engine (a plugged-in one) is a subject."""
+    entry = _REGISTRY.get(name)
+    return entry[3] if entry else "subject"
 
 
 def _load(name):
     if name not in _REGISTRY:
         raise KeyError(f"unknown engine {name!r}; known: {', '.join(NAMES)}")
     if name not in _cache:
-        module, cls, package = _REGISTRY[name]
+        module, cls, package, _ = _REGISTRY[name]
         try:
             _cache[name] = getattr(importlib.import_module(module), cls)
         except ImportError as exc:
@@ -50,4 +66,5 @@ def engine(name: str, **options) -> Engine:
     return cls(**options)
 
 
-__all__ = ["Engine", "Unsupported", "MissingOp", "available", "engine", "NAMES"]
+__all__ = ["Engine", "Unsupported", "MissingOp", "available", "engine", "role", "NAMES",
+           "ORACLES", "ROLES"]

@@ -27,6 +27,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+CATALOGUE = Path(__file__).resolve().parent / "catalogue"   # the notes' claim modules
+
 
 @dataclass(frozen=True)
 class Kink:
@@ -42,19 +44,34 @@ class Kink:
 @dataclass(frozen=True)
 class Printed:
     """A value printed in the notes, as printed ("3.012"); `compute(ctx)` gives the value
-    the notes mean, computed by the reference engine (`ctx.reference`)."""
+    the notes mean, computed by the reference engine (`ctx.reference`).
+
+    The text must be a finite decimal number ("3.012", "-1.980", "2.5e-3"); "nan", "inf" and
+    words are refused when the claim file is loaded. It is checked to half a unit of its last
+    printed place ("3.012": 0.0005; "2.5e-3": 0.00005; "40": 0.5)."""
     label: str
     text: str
     compute: Callable
 
+    def _decimal(self):
+        from decimal import Decimal, InvalidOperation
+        try:
+            d = Decimal(str(self.text).strip().replace("\u2212", "-"))
+        except (InvalidOperation, TypeError, ValueError):
+            raise ValueError(f"printed value {self.label!r}: {self.text!r} is not a "
+                             "number") from None
+        if not d.is_finite():
+            raise ValueError(f"printed value {self.label!r}: {self.text!r} is not a finite "
+                             "number")
+        return d
+
     @property
     def value(self) -> float:
-        return float(self.text)
+        return float(self._decimal())
 
     @property
     def half_ulp(self) -> float:
-        decimals = len(self.text.split(".")[1]) if "." in self.text else 0
-        return 0.5 * 10.0 ** (-decimals)
+        return 0.5 * 10.0 ** self._decimal().as_tuple().exponent
 
 
 @dataclass(frozen=True)
@@ -141,7 +158,10 @@ class ClaimFileError(Exception):
 
 
 def _module_name(path: Path) -> str:
-    return f"_ad_claims_{abs(hash(str(path.resolve())))}"
+    path = path.resolve()
+    if path.parent == CATALOGUE:      # the installed catalogue: its modules' own names
+        return f"oracles.catalogue.{path.stem}"
+    return f"_ad_claims_{abs(hash(str(path)))}"
 
 
 def loaded_module(path):
@@ -162,8 +182,12 @@ def load_module(path):
         sys.modules[name] = module
         spec.loader.exec_module(module)
     except SyntaxError as exc:
+        sys.modules.pop(name, None)
         raise ClaimFileError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from exc
-    except Exception as exc:
+    except BaseException as exc:  # noqa: BLE001 -- SystemExit in a claim file too
+        sys.modules.pop(name, None)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
         raise ClaimFileError(f"{path}: {type(exc).__name__}: {exc}") from exc
     return module
 
@@ -181,18 +205,93 @@ def load_file(path) -> list[Claim]:
         source = str(path.resolve())
     for c in claims:
         c.source = source
+        validate(c)
     return list(claims)
 
 
-CATALOGUE = Path(__file__).resolve().parent.parent / "tests" / "notes"
+def _arity(fn):
+    """(least, most) positional arguments `fn` takes; most is None for *args."""
+    import inspect
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    least, most = 0, 0
+    for p in sig.parameters.values():
+        if p.kind == p.VAR_POSITIONAL:
+            most = None
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            if most is not None:
+                most += 1
+            if p.default is p.empty:
+                least += 1
+    return least, most
+
+
+def _takes(fn, n) -> bool:
+    a = _arity(fn)
+    return a is None or (a[0] <= n and (a[1] is None or n <= a[1]))
+
+
+def validate(c: Claim) -> None:
+    """What can be told wrong of a claim before anything runs: arities of the transcribed
+    formulas against f's, printed values that are not numbers, kinks that are not Kinks.
+    Raises ClaimFileError naming the file and the claim."""
+    where = f"{c.source}: claim {c.id!r}"
+    problems = []
+    fa = _arity(c.f) if c.f is not None else None
+    if fa is not None and fa[1] is not None:
+        n_arrays = fa[0] - 1          # f(xp, *arrays): required arguments (defaults are
+                                      # bound loop variables, not arrays)
+        for name, fn in (("notes_jvp", c.notes_jvp), ("notes_vjp", c.notes_vjp)):
+            if fn is not None and not _takes(fn, 2 + n_arrays):
+                problems.append(f"{name} must take (xp, {'tangents' if name == 'notes_jvp' else 'y_bar'}"
+                                f", *arrays) = {2 + n_arrays} arguments for f's "
+                                f"{n_arrays} array(s); its signature takes "
+                                f"{_arity(fn)[0]}" + ("" if _arity(fn)[1] == _arity(fn)[0]
+                                                      else f" to {_arity(fn)[1]}"))
+    for name, fn in (("f", c.f), ("notes_jvp", c.notes_jvp), ("notes_vjp", c.notes_vjp)):
+        if fn is not None and not callable(fn):
+            problems.append(f"{name} is not callable")
+    for p in c.values:
+        if not isinstance(p, Printed):
+            problems.append(f"values must hold Printed, not {type(p).__name__}")
+            continue
+        try:
+            p.value
+        except ValueError as exc:
+            problems.append(str(exc))
+        if not callable(p.compute):
+            problems.append(f"printed value {p.label!r}: compute is not callable")
+    for k in c.kinks:
+        if not isinstance(k, Kink) or not callable(k.at):
+            problems.append("kinks must hold Kink(at=callable, lo, hi)")
+        elif not k.lo <= k.hi:
+            problems.append(f"kink {k.text!r}: lo {k.lo} > hi {k.hi}")
+    for st in c.statements:
+        if not isinstance(st, Statement):
+            problems.append(f"statements must hold Statement or Cost, not {type(st).__name__}")
+    if problems:
+        raise ClaimFileError(f"{where}: " + "; ".join(problems))
+
+
+def catalogue_files() -> list[Path]:
+    """The section modules of the installed catalogue, in order."""
+    files = sorted(CATALOGUE.glob("sec_*.py"))
+    if not files:
+        raise ClaimFileError(f"{CATALOGUE}: the catalogue has no section modules (sec_*.py); "
+                             "the installation is incomplete")
+    return files
 
 
 def load_catalogue(extra=()) -> list[Claim]:
-    """Every claim of the notes catalogue (tests/notes/sec_*.py), then those of `extra`
-    files; ids must be unique across all of them."""
+    """Every claim of the notes catalogue (oracles/catalogue/sec_*.py), then those of `extra`
+    files; ids must be unique across all of them. An empty catalogue is an error."""
     claims = []
-    for path in sorted(CATALOGUE.glob("sec_*.py")):
+    for path in catalogue_files():
         claims += load_file(path)
+    if not claims:
+        raise ClaimFileError(f"{CATALOGUE}: the catalogue holds no claims")
     for path in extra:
         claims += load_file(path)
     seen = {}

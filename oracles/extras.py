@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .claims import CATALOGUE, loaded_module
 from .fd import FiniteDifferences
 from .kinks import kink_table
 
@@ -27,7 +26,7 @@ def trace_tables(ctx) -> dict:
     """The notes' forward-mode table beside ourad's trace and the reference, and the adjoint
     table of the same example."""
     import ourad
-    sec = loaded_module(CATALOGUE / "sec_3_forward_mode.py")
+    from .catalogue import sec_3_forward_mode as sec
     X = sec.X
     fn = lambda a, b: sec.run(ourad.xp, a, b)[6]  # noqa: E731
     t = ourad.trace(fn, *X, tangents=(1.0, 0.0), names=["x_1", "x_2"])
@@ -87,7 +86,7 @@ def fd_curves() -> dict:
 
 
 def cost_table(ctx) -> dict:
-    sec = loaded_module(CATALOGUE / "sec_6_network_cost.py")
+    from .catalogue import sec_6_network_cost as sec
     return {"network": "R^2 -> R^1000 -> R^1000 -> R, tanh, no bias",
             "ourad": dict(sec.counts()), "frameworks": sec.framework_counts(ctx),
             "printed": {"backward to the input": "~10^6 flops",

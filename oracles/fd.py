@@ -75,11 +75,20 @@ class FiniteDifferences:
     # --- the protocol ---------------------------------------------------------------------
 
     def jvp(self, f, primals, tangents):
-        est = self.directional(f, primals, tangents)
-        self.last = est
-        return as_float64(self._eval(f, primals)), as_float64(est.value)
+        return self.jvp_with_error(f, primals, tangents)[:2]
 
     def vjp(self, f, primals, cotangent):
+        return self.vjp_with_error(f, primals, cotangent)[:2]
+
+    # the capability the harness uses to hold fd to its own error estimate
+    def jvp_with_error(self, f, primals, tangents):
+        """(out, J v, entrywise bound of the error of J v)."""
+        est = self.directional(f, primals, tangents)
+        self.last = est
+        return as_float64(self._eval(f, primals)), as_float64(est.value), as_float64(est.error)
+
+    def vjp_with_error(self, f, primals, cotangent):
+        """(out, J^T u, entrywise bounds of the errors of J^T u, one per input)."""
         n = sum(np.size(p) for p in primals)
         if n > MAX_VJP_INPUTS:
             raise Unsupported(f"fd: a VJP costs one directional derivative per input entry "
@@ -95,7 +104,7 @@ class FiniteDifferences:
             start += n
         self.last = Estimate(tuple(bars), tuple(errs), self.evaluations, float("nan"),
                              self.method)
-        return out, tuple(bars)
+        return out, tuple(bars), tuple(errs)
 
     # --- the estimates ----------------------------------------------------------------------
 

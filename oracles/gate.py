@@ -1,9 +1,18 @@
-"""The CI gate: which records fail the run, and the baseline of known errata of the notes."""
+"""The CI gate: which records fail the run, and the baseline of known errata of the notes.
+
+The verdict is computed once, here, from the records; the terminal, results.json, the HTML
+report and the exit status are renderings of it."""
 from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .verdict import is_failure
+
+
+class BaselineError(ValueError):
+    """A baseline file that cannot be used; the message names the path (and line)."""
 
 
 @dataclass
@@ -13,17 +22,45 @@ class BaselineEntry:
     explanation: str
 
 
-def load_baseline(path) -> list[BaselineEntry]:
-    """Known errata: a TOML file of [[erratum]] tables with claim, check and explanation."""
+_KEYS = {"claim", "check", "explanation"}
+
+
+def load_baseline(path, claim_ids=None) -> list[BaselineEntry]:
+    """Known errata: a TOML file of [[erratum]] tables with claim, check and explanation
+    (strings). A missing file, a syntax error, an unknown table or key, a wrong type, or (given
+    `claim_ids`) an entry for a claim that does not exist raise `BaselineError`."""
     path = Path(path)
-    if not path.exists():
-        return []
-    data = tomllib.loads(path.read_text())
+    if not path.is_file():
+        raise BaselineError(f"{path}: no such baseline file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise BaselineError(f"{path}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BaselineError(f"{path}: cannot be read: {exc}") from None
+    unknown = set(data) - {"erratum"}
+    if unknown:
+        raise BaselineError(f"{path}: unknown table(s) {', '.join(sorted(unknown))}; "
+                            "expected [[erratum]] entries only")
+    entries = data.get("erratum", [])
+    if not isinstance(entries, list):
+        raise BaselineError(f"{path}: 'erratum' must be an array of tables ([[erratum]])")
     out = []
-    for i, e in enumerate(data.get("erratum", [])):
-        missing = {"claim", "check", "explanation"} - set(e)
+    for i, e in enumerate(entries):
+        where = f"{path}: erratum #{i + 1}"
+        if not isinstance(e, dict):
+            raise BaselineError(f"{where}: must be a table")
+        missing, extra = _KEYS - set(e), set(e) - _KEYS
         if missing:
-            raise ValueError(f"{path}: erratum #{i + 1} lacks {', '.join(sorted(missing))}")
+            raise BaselineError(f"{where} lacks {', '.join(sorted(missing))}")
+        if extra:
+            raise BaselineError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
+        for k in sorted(_KEYS):
+            if not isinstance(e[k], str) or not e[k].strip():
+                raise BaselineError(f"{where}: {k} must be a non-empty string, not "
+                                    f"{e[k]!r}")
+        if claim_ids is not None and e["claim"] not in claim_ids:
+            raise BaselineError(f"{where}: no claim has the id {e['claim']!r}")
         out.append(BaselineEntry(e["claim"], e["check"], e["explanation"].strip()))
     return out
 
@@ -33,14 +70,7 @@ class GateResult:
     verdict: str                      # "pass" or "fail"
     failures: list = field(default_factory=list)   # records that fail the gate
     stale: list = field(default_factory=list)      # baseline entries that no longer reproduce
-
-
-def is_failure(rec: dict) -> bool:
-    """A subject defect always fails; a notes erratum fails unless baselined or a probe."""
-    if rec["category"] == "subject-defect":
-        return True
-    return rec["category"] == "notes-erratum" and not rec.get("baselined") \
-        and not rec.get("probe")
+    reasons: list = field(default_factory=list)    # why it fails, in words
 
 
 def mark_baselined(records: list[dict], baseline: list[BaselineEntry]) -> None:
@@ -52,10 +82,27 @@ def mark_baselined(records: list[dict], baseline: list[BaselineEntry]) -> None:
             r["explanation"] = b.explanation
 
 
-def apply_gate(records: list[dict], baseline: list[BaselineEntry], ran_claims) -> GateResult:
+def coverage(records: list[dict]) -> dict:
+    """How many of the subject's checks were answered (anything but "unsupported")."""
+    mine = [r for r in records if r.get("subject")]
+    answered = sum(r["category"] != "unsupported" for r in mine)
+    return {"answered": answered, "total": len(mine)}
+
+
+def apply_gate(records: list[dict], baseline: list[BaselineEntry], ran_claims,
+               strict: bool = False) -> GateResult:
     mark_baselined(records, baseline)
-    failures = [r for r in records if is_failure(r)]
+    failures = [r for r in records if is_failure(r, strict)]
     seen = {(r["claim"], r["check"]) for r in records if r["category"] == "notes-erratum"}
     ran = set(ran_claims)
     stale = [b for b in baseline if b.claim in ran and (b.claim, b.check) not in seen]
-    return GateResult("fail" if failures or stale else "pass", failures, stale)
+    reasons = []
+    if failures:
+        reasons.append(f"{len(failures)} failing record(s)")
+    if stale:
+        reasons.append(f"{len(stale)} stale baseline entr{'y' if len(stale) == 1 else 'ies'}")
+    cov = coverage(records)
+    if cov["total"] and not cov["answered"]:
+        reasons.append("nothing was verified: the subject answered none of its "
+                       f"{cov['total']} checks")
+    return GateResult("fail" if reasons else "pass", failures, stale, reasons)

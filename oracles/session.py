@@ -1,11 +1,10 @@
 """One conformance run: its engines, its records, the gate and the files it writes. The pytest
-hooks in tests/conftest.py hand everything to an `AdSession`; nothing here imports pytest."""
+plugin (`oracles.plugin`) hands everything to an `AdSession`; nothing here imports pytest."""
 from __future__ import annotations
 
 import datetime
 import importlib
 import json
-import os
 import platform
 import subprocess
 from collections import Counter
@@ -13,128 +12,198 @@ from pathlib import Path
 
 import numpy as np
 
-from . import available, engine
+from . import ORACLES, available, engine
 from .claims import Claim
-from .gate import apply_gate, load_baseline
-from .harness import CATEGORIES, Harness, draw_inputs
+from .gate import BaselineError, apply_gate, coverage, load_baseline
+from .harness import Harness, draw_inputs
+from .reproduce import RunOptions
+from .verdict import CATEGORIES, HARNESS, Record
+from .writing import ReportWriteError, write_report_dir
 
-DEFAULT_ORACLES = ("jax", "torch", "fd", "referee")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class UsageError(ValueError):
+    """A bad option: one line naming the option, the value and what is wrong."""
+
+
 def load_subject(spec: str) -> list:
-    """`ourad` (both modes) or `MODULE:ATTR`, an object (or class) with the Engine shape."""
+    """`ourad` (both modes) or `MODULE:ATTR`, an object (or class) with the Engine shape.
+    Raises UsageError with one line saying what is wrong."""
     if spec in ("ourad", ""):
         return [engine("ourad-forward"), engine("ourad-reverse")]
     if spec in ("ourad-forward", "ourad-reverse"):
         return [engine(spec)]
-    if ":" not in spec:
-        raise ValueError(f"--ad-subject {spec!r}: expected MODULE:ATTR")
-    module, attr = spec.split(":", 1)
-    obj = getattr(importlib.import_module(module), attr)
+    where = f"--ad-subject {spec!r}"
+    if spec.count(":") != 1 or not all(spec.split(":")):
+        raise UsageError(f"{where}: expected MODULE:ATTR (e.g. my_engine:Engine)")
+    module, attr = spec.split(":")
+    try:
+        mod = importlib.import_module(module)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 -- SystemExit at import too
+        raise UsageError(f"{where}: cannot import {module!r}: {type(exc).__name__}: "
+                         f"{exc}") from None
+    obj = mod
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise UsageError(f"{where}: module {module!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
     if isinstance(obj, type):
-        obj = obj()
-    if not isinstance(getattr(obj, "name", None), str):
-        raise ValueError(f"--ad-subject {spec}: the engine needs a `name` string")
+        try:
+            obj = obj()
+        except Exception as exc:  # noqa: BLE001
+            raise UsageError(f"{where}: {attr}() raised {type(exc).__name__}: {exc}") from None
+    name = getattr(obj, "name", None)
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"{where}: the engine needs a `name` string (has {name!r})")
+    if name in ORACLES or name in ("notes", "reference", HARNESS):
+        raise UsageError(f"{where}: the engine's name {name!r} is taken by the harness; "
+                         "choose another")
     if not (callable(getattr(obj, "jvp", None)) or callable(getattr(obj, "vjp", None))):
-        raise ValueError(f"--ad-subject {spec}: the engine has neither jvp nor vjp")
+        raise UsageError(f"{where}: the engine has neither jvp nor vjp (both absent or None)")
+    if getattr(obj, "xp", None) is None:
+        raise UsageError(f"{where}: the engine's `xp` is missing or None; it must be the "
+                         "namespace its jvp and vjp hand the formulas")
     return [obj]
 
 
+def check_oracles(names) -> None:
+    unknown = [n for n in names if n not in ORACLES]
+    if unknown:
+        raise UsageError(f"--ad-oracles {','.join(names)!r}: unknown oracle(s) "
+                         f"{', '.join(map(repr, unknown))}; known: {', '.join(ORACLES)}")
+
+
 class AdSession:
-    def __init__(self, subject="ourad", oracles=None, report_dir=None, baseline=None,
-                 seed=0, examples=None, profile="ci", previous_json=None):
-        self.subject_spec = subject
-        self.oracle_names = list(oracles) if oracles else list(DEFAULT_ORACLES)
-        self.report_dir = Path(report_dir or ROOT / "reports" / "latest")
-        self.baseline_path = Path(baseline or ROOT / "tests" / "notes" / "errata.toml")
-        self.seed, self.examples, self.profile = seed, examples, profile
+    def __init__(self, options: RunOptions | None = None, report_dir=None, baseline=None,
+                 previous_json=None, subjects=None):
+        self.options = options or RunOptions()
+        self.oracle_names = list(self.options.oracles or ORACLES)
+        check_oracles(self.oracle_names)
+        self.report_dir = Path(report_dir or default_report_dir())
+        from .catalogue import ERRATA
+        self.baseline_path = Path(baseline or ERRATA)
         self.previous_json = previous_json
         self.records: list[dict] = []
-        self.claims: dict[str, Claim] = {}
+        self.ran: list[str] = []
+        self.claims: dict[str, Claim | None] = {}
+        self._subjects = subjects
         self._harness = None
         self.skipped_oracles: dict[str, str] = {}
+        self.result = self.gate = None
 
-    # --- engines ----------------------------------------------------------------------------
+    def validate(self, claim_ids=None):
+        """Everything that can be told wrong before a claim runs: raises UsageError."""
+        if self._subjects is None:
+            self._subjects = load_subject(self.options.subject)
+        try:
+            self.baseline = load_baseline(self.baseline_path, claim_ids)
+        except BaselineError as exc:
+            raise UsageError(f"--ad-baseline: {exc}") from None
 
     @property
     def harness(self) -> Harness:
         if self._harness is None:
+            if self._subjects is None:
+                self._subjects = load_subject(self.options.subject)
             avail = available()
             oracles = {}
             for name in self.oracle_names:
-                if name not in avail:
-                    raise ValueError(f"--ad-oracles: unknown oracle {name!r}; "
-                                     f"known: {', '.join(DEFAULT_ORACLES)}")
                 if avail[name] is True:
                     oracles[name] = engine(name)
                 else:
                     self.skipped_oracles[name] = avail[name]
-            self._harness = Harness(load_subject(self.subject_spec), oracles, seed=self.seed)
+            self._harness = Harness(self._subjects, oracles, seed=self.options.seed,
+                                    timeout=self.options.timeout, options=self.options)
         return self._harness
 
     # --- running ----------------------------------------------------------------------------
 
     def check(self, claim: Claim) -> list[dict]:
-        inputs = draw_inputs(claim, self.examples) if claim.f is not None else []
+        """The records of one claim; never raises (a failure becomes a record)."""
+        try:
+            inputs = draw_inputs(claim, self.options.examples, self.options.profile) \
+                if claim.f is not None else []
+        except Exception as exc:  # noqa: BLE001 -- a ClaimError names file and claim
+            return [Record(claim.id, claim.section, HARNESS, "claim", "claim-error",
+                           detail=str(exc), probe=claim.probe).to_dict()]
         return [r.to_dict() for r in self.harness.run_claim(claim, inputs)]
 
-    def add(self, records: list[dict]):
+    def add(self, claim_id: str, records: list[dict]):
         self.records.extend(records)
+        self.ran.append(claim_id)
+        self.claims.setdefault(claim_id, None)
 
     # --- the verdict --------------------------------------------------------------------------
 
-    def finish(self, ran_claims, write=True) -> dict:
-        baseline = load_baseline(self.baseline_path)
-        gate = apply_gate(self.records, baseline, ran_claims)
+    def finish(self, write=True) -> dict:
+        baseline = getattr(self, "baseline", None)
+        if baseline is None:
+            baseline = load_baseline(self.baseline_path)
+        gate = apply_gate(self.records, baseline, self.ran, self.options.strict)
         counts = Counter(r["category"] for r in self.records)
+        h = self.harness
         summary = {
-            "counts": {c: counts.get(c, 0) for c in CATEGORIES},
             "gate": gate.verdict,
+            "gate_reasons": gate.reasons,
+            "counts": {c: counts.get(c, 0) for c in CATEGORIES},
             "failures": len(gate.failures),
+            "coverage": coverage(self.records),
             "stale_baseline": [{"claim": b.claim, "check": b.check,
                                 "explanation": b.explanation} for b in gate.stale],
-            "subject": self.subject_spec,
-            "subjects": [e.name for e in self.harness.subjects],
-            "oracles": {name: getattr(e, "version", "") for name, e in
-                        self.harness.oracles.items()},
+            "subject": self.options.subject,
+            "subjects": [{"name": e.name, "version": str(getattr(e, "version", "") or "")}
+                         for e in h.subjects],
+            "oracles": {name: str(getattr(e, "version", "")) for name, e in
+                        h.oracles.items()},
+            "roles": dict(h.roles),
             "oracles_skipped": self.skipped_oracles,
+            "options": self.options.args(),
             "versions": _versions(),
-            "seed": self.seed,
-            "hypothesis_profile": self.profile,
-            "examples": self.examples,
-            "claims_run": len(set(ran_claims)),
+            "seed": self.options.seed,
+            "hypothesis_profile": self.options.profile,
+            "examples": self.options.examples,
+            "strict": self.options.strict,
+            "claims_run": len(set(self.ran)),
+            "report_error": None,
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "commit": _git_commit(),
         }
         result = {"summary": summary, "records": sorted(
             self.records, key=lambda r: (r["section"], r["claim"], r["engine"], r["check"])),
-            "claims": {cid: _claim_info(c) for cid, c in self.claims.items()},
-            "extras": _extras(self.harness)}
-        if write:
-            self.report_dir.mkdir(parents=True, exist_ok=True)
-            _atomic_write(self.report_dir / "results.json",
-                          json.dumps(result, indent=1, default=str))
-            try:
-                from reports import write_report
-                previous = json.loads(Path(self.previous_json).read_text()) \
-                    if self.previous_json else None
-                write_report(result, self.report_dir / "index.html", previous=previous)
-            except ImportError as exc:   # the report extra is not installed: JSON only
-                summary["report_error"] = str(exc)
+            "claims": {cid: _claim_info(c) for cid, c in self.claims.items() if c is not None},
+            "extras": _extras(h)}
         self.result, self.gate = result, gate
+        if write:
+            self.write(result)
         return result
+
+    def write(self, result):
+        """results.json and index.html, moved into place together; raises ReportWriteError
+        with one line naming the path and the reason."""
+        previous = None
+        if self.previous_json:
+            try:
+                previous = json.loads(Path(self.previous_json).read_text())
+            except (OSError, ValueError) as exc:
+                result["summary"]["report_error"] = f"--ad-baseline-json: {exc}"
+        write_report_dir(self.report_dir, result, previous)
+
+
+def default_report_dir() -> Path:
+    """reports/latest inside this project's checkout; ad-report/ anywhere else (a directory
+    named like no importable package, so it cannot shadow one)."""
+    cwd = Path.cwd()
+    if (cwd / "reports" / "writer.py").is_file() and (cwd / "oracles").is_dir():
+        return cwd / "reports" / "latest"
+    return cwd / "ad-report"
 
 
 def _claim_info(c: Claim) -> dict:
     return {"id": c.id, "section": c.section, "printed": c.printed, "reading": c.reading,
             "condition": c.condition, "probe": c.probe, "source": c.source}
-
-
-def _atomic_write(path: Path, text: str):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _git_commit() -> str:
@@ -160,3 +229,7 @@ def _extras(harness) -> dict:
     kink table and the cost table. Cheap; computed once on the controller."""
     from . import extras
     return extras.collect(harness)
+
+
+__all__ = ["AdSession", "UsageError", "load_subject", "ReportWriteError",
+           "default_report_dir"]

@@ -1,5 +1,5 @@
 """The report writer: a conformance run's records (results.json) to one self-contained HTML
-page. Imports neither pytest nor any oracle."""
-from .writer import write_report
+page. Imports neither pytest nor any oracle (only the dependency-free verdict schema)."""
+from .writer import render, write_report
 
-__all__ = ["write_report"]
+__all__ = ["render", "write_report"]

@@ -1,0 +1,4 @@
+"""`python -m oracles ...` is `ad-conformance ...`."""
+from .cli import main
+
+raise SystemExit(main())

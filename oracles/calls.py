@@ -1,0 +1,195 @@
+"""Calling an engine: what counts as "unsupported", what is a defect, the time limit, and the
+checks every answer passes before anything compares it.
+
+Only four things mean "unsupported": `Unsupported`, `NotImplementedError`, a mode the engine
+declares absent (None or missing), and a name its namespace lacks, detected where the name is
+looked up (`oracles.namespace` raises `MissingOp` there). Every other exception raised inside
+an engine call -- `SystemExit` and `AttributeError` included -- is the engine's answer, and a
+wrong one. A user's Ctrl-C still stops the run.
+
+The time limit uses the mechanism of pytest-timeout's "signal" method (SIGALRM through
+`signal.setitimer`), per call rather than per test, so that a hanging call costs one record
+and not the claim's others. Where signals cannot be used (not the main thread, or no SIGALRM)
+the call runs without a limit.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .protocol import MissingOp, Unsupported
+
+_HERE = str(Path(__file__).resolve().parent)
+
+
+class TimedOut(BaseException):
+    """Raised inside an engine call past its time limit (a BaseException, so that an engine's
+    own `except Exception` cannot swallow it)."""
+
+
+class Malformed(Exception):
+    """An engine's answer that is not of the protocol's form."""
+
+
+@dataclass
+class Fault:
+    kind: str            # "unsupported", "defect" (raised, timed out) or "malformed"
+    message: str
+
+    @property
+    def category(self) -> str:
+        return "unsupported" if self.kind == "unsupported" else "subject-defect"
+
+
+def has_mode(engine, mode: str) -> bool:
+    return callable(getattr(engine, mode, None))
+
+
+def describe(exc: BaseException, skip_harness: bool = True) -> str:
+    """The exception's own type and message first, then where the engine raised it (the
+    innermost frame outside the harness)."""
+    msg = str(exc).strip().splitlines()
+    head = f"{type(exc).__name__}: {msg[0]}" if msg else type(exc).__name__
+    if len(msg) > 1:
+        head += " " + " ".join(line.strip() for line in msg[1:4] if line.strip())
+    frames = traceback.extract_tb(exc.__traceback__)
+    if skip_harness:
+        frames = [fr for fr in frames if not fr.filename.startswith(_HERE)] or frames
+    if frames:
+        fr = frames[-1]
+        head += f"\n  raised at {fr.filename}:{fr.lineno} in {fr.name}"
+        if fr.line:
+            head += f": {fr.line.strip()}"
+    return head
+
+
+def _alarm(signum, frame):
+    raise TimedOut()
+
+
+def _can_alarm() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+def call(fn, *args, timeout: float | None = None):
+    """Run one engine call: (result, None) or (None, Fault)."""
+    use_alarm = bool(timeout) and _can_alarm()
+    if use_alarm:
+        old = signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return fn(*args), None
+    except KeyboardInterrupt:
+        raise
+    except TimedOut:
+        return None, Fault("defect", f"timed out after {timeout:g} s")
+    except (Unsupported, NotImplementedError) as exc:
+        return None, Fault("unsupported", f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:  # noqa: BLE001 -- SystemExit too: the engine's answer
+        return None, Fault("defect", describe(exc))
+    finally:
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+
+
+# --- answers ----------------------------------------------------------------------------------
+
+def to_float64(x, what: str) -> np.ndarray:
+    """An engine's array-like as a NumPy float64 array: NumPy arrays and scalars, Python
+    numbers, lists, torch tensors (detached, moved to the CPU), JAX arrays. Anything else,
+    and complex values, are malformed."""
+    if x is None:
+        raise Malformed(f"{what} is None")
+    if isinstance(x, (str, bytes, dict, set)):
+        raise Malformed(f"{what} is a {type(x).__name__}: {x!r:.80}")
+    mod = type(x).__module__ or ""
+    if mod.startswith("torch"):
+        x = x.detach().cpu().numpy()
+    try:
+        a = np.asarray(x)
+    except Exception as exc:  # noqa: BLE001
+        raise Malformed(f"{what} is not an array ({type(x).__name__}: {exc})") from None
+    if a.dtype.kind == "c":
+        raise Malformed(f"{what} is complex ({a.dtype})")
+    if a.dtype.kind not in "fiub":
+        raise Malformed(f"{what} is not numeric: {type(x).__name__} of dtype {a.dtype}")
+    return a.astype(np.float64)
+
+
+def _pair(res, what):
+    if not isinstance(res, (tuple, list)) or len(res) != 2:
+        got = f"a {type(res).__name__}" + (f" of length {len(res)}"
+                                           if isinstance(res, (tuple, list)) else "")
+        raise Malformed(f"{what} must return a pair (out, {'out_tangent' if what == 'jvp' else 'cotangents'}); "
+                        f"got {got}")
+    return res
+
+
+def _shaped(a, shape, what):
+    if a.shape != tuple(shape):
+        raise Malformed(f"{what} has shape {a.shape}; expected {tuple(shape)}")
+    return a
+
+
+def check_jvp(res, out_shape):
+    """(out, out_tangent), both float64 and shaped like f's output."""
+    out, t = _pair(res, "jvp")
+    out = _shaped(to_float64(out, "the jvp's primal output"), out_shape,
+                  "the jvp's primal output")
+    t = _shaped(to_float64(t, "the jvp's output tangent"), out_shape,
+                "the jvp's output tangent")
+    return out, t
+
+
+def check_vjp(res, out_shape, in_shapes):
+    """(out, cotangents): out shaped like f's output, one cotangent per input, each shaped
+    like its input."""
+    out, bars = _pair(res, "vjp")
+    out = _shaped(to_float64(out, "the vjp's primal output"), out_shape,
+                  "the vjp's primal output")
+    if not isinstance(bars, (tuple, list)):
+        raise Malformed(f"the vjp's cotangents must be a tuple with one entry per input "
+                        f"({len(in_shapes)}); got a {type(bars).__name__}")
+    if len(bars) != len(in_shapes):
+        raise Malformed(f"the vjp returned {len(bars)} cotangent(s) for {len(in_shapes)} "
+                        f"input(s)")
+    return out, tuple(_shaped(to_float64(b, f"the cotangent of input {i}"), s,
+                              f"the cotangent of input {i}")
+                      for i, (b, s) in enumerate(zip(bars, in_shapes)))
+
+
+def nonfinite_where_finite(got: np.ndarray, want: np.ndarray) -> str:
+    """A message when `got` is NaN or infinite at an entry where `want` is finite (or of
+    another sign of infinity), else ""."""
+    bad = (~np.isfinite(got) & np.isfinite(want)) | \
+        (np.isinf(want) & (got != want))
+    if not np.any(bad):
+        return ""
+    k = int(np.flatnonzero(bad.ravel())[0])
+    return (f"{fmt(got.ravel()[k])} at entry {k} where the reference is "
+            f"{fmt(want.ravel()[k])} ({int(bad.sum())} such entries)")
+
+
+def fmt(v, digits: int = 6) -> str:
+    """A number for a message; NaN and inf as words, never a format error."""
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return str(v) if not math.isfinite(v) else f"{v:.{digits}g}"
+
+
+def shape_of_output(f, xp, primals):
+    """f's output shape, evaluated with NumPy (the claim's own evaluation)."""
+    return np.shape(np.asarray(f(xp, *primals), dtype=np.float64))
+
+
+__all__ = ["call", "Fault", "Malformed", "TimedOut", "MissingOp", "check_jvp", "check_vjp",
+           "to_float64", "describe", "has_mode", "nonfinite_where_finite", "fmt"]

@@ -1,0 +1,13 @@
+"""The checks, one module per kind, each with the same small interface:
+
+    applies(claim, point) -> bool        (per-claim checks: applies(claim))
+    run(run, point) -> iterable of Record (per-claim checks: run(run))
+
+`run` is the `oracles.harness.ClaimRun` (the claim, its formula, helpers to call engines and
+make records); `point` the `oracles.harness.Point` (a drawn input, its tangents and
+cotangent, the reference there). A new kind of check is one new module and one line here.
+"""
+from . import derivatives, jacobian, kinks, notes_formulas, printed
+
+PER_POINT = (derivatives, kinks, notes_formulas, jacobian)
+PER_CLAIM = (printed,)

@@ -1,0 +1,146 @@
+"""Checks 1 and 2 at a differentiable point: every subject's JVP and VJP against the
+reference, its primal value, its own JVP against its own VJP (<u, J v> = <J^T u, v>, no
+reference involved; also across two subjects that are modes of one engine), and every oracle
+that did not make the reference against it."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..calls import has_mode
+from ..reference import EPS, OWN_ULPS, ad_tolerance, flat
+from ..verdict import Record
+
+
+def applies(claim, point) -> bool:
+    return claim.f is not None and not point.kinks
+
+
+def run(run, point):
+    h = run.harness
+    for eng in h.subjects:
+        yield from _subject(run, eng, point)
+    subs = [e for e in h.subjects]
+    for a in subs:
+        for b in subs:
+            ja, vb = point.answers.get((a.name, "jvp")), point.answers.get((b.name, "vjp"))
+            if a is not b and ja is not None and vb is not None:
+                yield transpose(run, b.name, f"transpose against {a.name}", ja, vb, point,
+                                f"{a.name}'s JVP against {b.name}'s VJP, no reference involved")
+    for name, eng in h.oracles.items():
+        for kind, w in (("jvp", point.v), ("vjp", point.u)):
+            ref = point.ref[kind]
+            if ref.ok and name not in ref.agreed:
+                yield _oracle(run, name, eng, kind, w, point)
+    for name in sorted({nm for r in point.ref.values() for nm in r.agreed}):
+        yield run.record(name, "reference", "agree", inputs=point.inputs,
+                         detail="this engine established or confirmed the reference")
+    missing = [r for r in point.ref.values() if not r.ok]
+    if missing:
+        yield run.record("reference", "reference", "inconclusive", inputs=point.inputs,
+                         detail=missing[0].why)
+
+
+def _subject(run, eng, point):
+    from ..harness import compare
+    values = []
+    for kind, w in (("jvp", point.v), ("vjp", point.u)):
+        ref = point.ref[kind]
+        if not has_mode(eng, kind):
+            yield run.record(eng.name, kind, "unsupported", inputs=point.inputs,
+                             detail=f"the engine has no {kind}")
+            continue
+        ans, names, fault = run.ask(eng, kind, point.x, w, point.out.shape)
+        if fault is not None:
+            yield run.record(eng.name, kind, fault.category, inputs=point.inputs,
+                             detail=fault.message, namespace=names)
+            continue
+        point.answers[(eng.name, kind)] = ans
+        values.append((kind, ans[0], names))
+        if not ref.ok:
+            yield run.record(eng.name, kind, "inconclusive", inputs=point.inputs,
+                             detail=ref.why, namespace=names)
+            continue
+        rec = compare(run, eng.name, kind, flat(kind, ans[1]), ref, point, "subject-defect",
+                      namespace=names)
+        if rec.category != "agree":
+            rec.detail = (rec.detail + "\n" if rec.detail else "") + run.snippet(
+                eng.name, point, kind)
+        yield rec
+    for kind, out, names in values:
+        yield _value(run, eng.name, kind, out, point, names)
+    if (eng.name, "jvp") in point.answers and (eng.name, "vjp") in point.answers:
+        yield transpose(run, eng.name, "transpose", point.answers[(eng.name, "jvp")],
+                        point.answers[(eng.name, "vjp")], point,
+                        "the engine's own JVP against its own VJP, no reference involved")
+
+
+def _value(run, engine, kind, out, point, names):
+    """The primal value the engine returned with its derivative, against the reference's."""
+    from ..calls import nonfinite_where_finite
+    ref = point.ref[kind]
+    want = np.asarray(ref.out if ref.out is not None else point.out, float).ravel()
+    got = np.asarray(out, float).ravel()
+    diff = np.abs(got - want)
+    tol = ad_tolerance(want, got, point.n) + 4 * ref.floor
+    bad = nonfinite_where_finite(got, want)
+    ok = not bad and bool(np.all((diff <= tol) | (np.isinf(want) & (got == want))))
+    err = float(np.max(np.where(np.isfinite(diff), diff, np.inf), initial=0.0))
+    scale = float(np.max(np.abs(want[np.isfinite(want)]), initial=0.0))
+    from ..harness import summarize
+    return run.record(engine, "value", "agree" if ok else "subject-defect",
+                      max_abs_error=err, max_rel_error=err / scale if scale else err,
+                      tolerance=tol, inputs=point.inputs, reference=ref.source or "numpy",
+                      values={"got": summarize(got), "reference": summarize(want)},
+                      detail=f"the primal output returned by the {kind}" + (
+                          f"\n{bad}" if bad else ""), namespace=names)
+
+
+def transpose(run, engine, check, jvp_ans, vjp_ans, point, detail) -> Record:
+    """<u, J v> from a JVP against <J^T u, v> from a VJP, to a few ulps of the terms."""
+    lhs_t = np.asarray(point.u, float) * jvp_ans[1]
+    rhs_t = [b * np.asarray(vv, float) for b, vv in zip(vjp_ans[1], point.v)]
+    lhs, rhs = float(np.sum(lhs_t)), float(sum(np.sum(t) for t in rhs_t))
+    scale = float(np.sum(np.abs(lhs_t)) + sum(np.sum(np.abs(t)) for t in rhs_t))
+    tol = OWN_ULPS * EPS * scale + 1e-300
+    err = abs(lhs - rhs)
+    ok = bool(np.isfinite(lhs) and np.isfinite(rhs) and err <= tol)
+    return run.record(engine, check, "agree" if ok else "subject-defect",
+                      max_abs_error=err, max_rel_error=err / max(abs(lhs), 1e-300),
+                      tolerance=tol, inputs=point.inputs,
+                      values={"<u, J v>": lhs, "<J^T u, v>": rhs}, detail=detail)
+
+
+def _oracle(run, name, eng, kind, w, point):
+    """An oracle that did not make the reference, against it (fd held to its own error
+    estimate where it offers one)."""
+    from ..harness import compare
+    with_error = getattr(eng, f"{kind}_with_error", None)
+    if with_error is not None:
+        ans, names, fault = _ask_with_error(run, with_error, kind, w, point)
+    else:
+        ans, names, fault = run.ask(eng, kind, point.x, w, point.out.shape)
+    if fault is not None:
+        return run.record(name, kind, "unsupported", inputs=point.inputs,
+                          detail=fault.message)
+    extra = 0.0
+    if with_error is not None:
+        extra = flat(kind, ans[2])
+    return compare(run, name, kind, flat(kind, ans[1]), point.ref[kind], point,
+                   "oracle-disagreement", extra_tol=extra)
+
+
+def _ask_with_error(run, method, kind, w, point):
+    from ..calls import Fault, Malformed, call, to_float64
+    res, fault = call(method, run.f, point.x, w, timeout=run.harness.timeout)
+    if fault is not None:
+        return None, [], fault
+    try:
+        out, d, err = res
+        if kind == "jvp":
+            d, err = to_float64(d, "fd"), to_float64(err, "fd's error")
+        else:
+            d = tuple(to_float64(b, "fd") for b in d)
+            err = tuple(to_float64(e, "fd's error") for e in err)
+        return (out, d, err), [], None
+    except (Malformed, ValueError, TypeError) as exc:
+        return None, [], Fault("malformed", str(exc))

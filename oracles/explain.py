@@ -1,0 +1,35 @@
+"""A record in words, for the terminal: what failed, both numbers, the tolerance, and how to
+rerun it. Non-finite numbers are printed as words, never a format error."""
+from __future__ import annotations
+
+from .calls import fmt
+
+
+def explain(rec: dict) -> str:
+    lines = []
+    if rec.get("blame"):
+        lines.append(blame_line(rec["blame"]))
+    lines.append(f"[{rec['category']}] claim {rec['claim']} ({rec['section']}), engine "
+                 f"{rec['engine']}, check {rec['check']}")
+    if rec.get("inputs") is not None:
+        lines.append(f"  inputs: {rec['inputs']}")
+    if rec.get("values"):
+        lines.append(f"  values: {rec['values']}")
+    if rec.get("max_abs_error") is not None:
+        lines.append(f"  error: {fmt(rec['max_abs_error'], 3)} (relative "
+                     f"{fmt(rec.get('max_rel_error'), 3)}); tolerance "
+                     f"{fmt(rec.get('tolerance'), 3)}; reference {rec.get('reference')}")
+    if rec.get("detail"):
+        lines.append("  " + rec["detail"].replace("\n", "\n    "))
+    lines.append(f"  reproduce: {rec['reproduce']}")
+    return "\n".join(lines)
+
+
+def blame_line(b: dict) -> str:
+    """"divide, d/d(argument 1), reverse mode, at (1.5, 0.5): got -6.0, want 6.0"."""
+    if b.get("op") == "composition":
+        return f"composition: {b.get('detail', '')}"
+    arg = "" if b.get("argument") is None else f", d/d(argument {b['argument']})"
+    mode = "reverse mode" if b.get("mode") == "vjp" else "forward mode"
+    return (f"{b['op']}{arg}, {mode}, at {b.get('at', b.get('inputs'))}: got {b.get('got')}, "
+            f"want {b.get('want')}")

@@ -1,0 +1,221 @@
+"""The pytest plugin of conformance runs, registered through the `pytest11` entry point, so the
+`--ad-*` options exist wherever the package is installed. The hooks are thin: state lives in
+one `AdSession` in `config.stash`; records ride on each test's report (`user_properties`), so
+`pytest -n 2` merges them on the controller, which alone writes the report.
+
+A run is a conformance run when it collects the catalogue's test (`ad-conformance`,
+`pytest tests/notes`, `pytest --pyargs oracles.catalogue`). Options are validated at start
+when any `--ad-*` option is given: a bad one is one line and exit status 4.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+_KEY = pytest.StashKey()
+_RECORDS = "ad_records"
+_DEFAULT_TIMEOUT = 60.0
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("ad-harness", "AD conformance harness (ad-conformance, pytest tests/notes)")
+    g.addoption("--ad-subject", metavar="MODULE:ATTR", default="ourad",
+                help="the engine under test, any object (or class) with the Engine protocol "
+                     "(default: ourad, its forward and reverse modes each a subject)")
+    g.addoption("--ad-oracles", metavar="NAMES", default=None,
+                help="comma-separated oracles among jax, torch, fd, referee (default: all "
+                     "of them; a missing package is skipped with its reason)")
+    g.addoption("--ad-formulas", metavar="PATH", action="append", default=[],
+                help="a claim file to add to the catalogue (repeatable; default: none)")
+    g.addoption("--ad-report-dir", metavar="DIR", default=None,
+                help="where results.json and index.html go (default: reports/latest in this "
+                     "project's checkout, else ad-report/ in the working directory)")
+    g.addoption("--ad-baseline", metavar="TOML", default=None,
+                help="the known errata of the notes (default: the catalogue's errata.toml)")
+    g.addoption("--ad-baseline-json", metavar="PATH", default=None,
+                help="a previous run's results.json, to report new, fixed and unchanged "
+                     "discrepancies (default: none)")
+    g.addoption("--ad-seed", metavar="N", type=int, default=0,
+                help="seed of the random tangents and cotangents (default: %(default)s)")
+    g.addoption("--ad-examples", metavar="N", type=int, default=None,
+                help="inputs drawn per claim (default: 8 under the ci profile, 500 under "
+                     "thorough)")
+    g.addoption("--ad-profile", metavar="NAME", choices=("ci", "thorough"), default=None,
+                help="ci (derandomized: the same commit draws the same inputs) or thorough "
+                     "(default: $HYPOTHESIS_PROFILE, else ci)")
+    g.addoption("--ad-timeout", metavar="SECONDS", type=float, default=_DEFAULT_TIMEOUT,
+                help="time limit of one call of the subject; past it the call is a "
+                     "subject defect and the run goes on; 0 for none (default: %(default)s)")
+    g.addoption("--ad-strict", action="store_true", default=False,
+                help="fail the gate on any check the subject leaves unsupported "
+                     "(default: off)")
+
+
+def _explicit(config) -> bool:
+    opts = ("ad_subject", "ad_oracles", "ad_formulas", "ad_report_dir", "ad_baseline",
+            "ad_baseline_json", "ad_seed", "ad_examples", "ad_profile", "ad_strict")
+    defaults = {"ad_subject": "ourad", "ad_formulas": [], "ad_seed": 0, "ad_strict": False}
+    return any(config.getoption(o) != defaults.get(o) for o in opts) or \
+        config.getoption("ad_timeout") != _DEFAULT_TIMEOUT or \
+        os.environ.get("AD_CONFORMANCE") == "1"
+
+
+def _make_session(config):
+    from .reproduce import RunOptions
+    from .session import AdSession
+    profile = config.getoption("ad_profile") or os.environ.get("HYPOTHESIS_PROFILE", "ci")
+    if profile not in ("ci", "thorough"):
+        profile = "ci"
+    oracles = config.getoption("ad_oracles")
+    opts = RunOptions(
+        subject=config.getoption("ad_subject"),
+        oracles=tuple(s.strip() for s in oracles.split(",") if s.strip()) if oracles else (),
+        formulas=tuple(config.getoption("ad_formulas")), seed=config.getoption("ad_seed"),
+        examples=config.getoption("ad_examples"), profile=profile,
+        timeout=config.getoption("ad_timeout") or None, strict=config.getoption("ad_strict"))
+    return AdSession(opts, report_dir=config.getoption("ad_report_dir"),
+                     baseline=config.getoption("ad_baseline"),
+                     previous_json=config.getoption("ad_baseline_json"))
+
+
+def _state(config) -> dict:
+    return config.stash.setdefault(_KEY, {"session": None, "claims": None, "ran": False,
+                                          "failed": {}})
+
+
+def session_of(config):
+    st = _state(config)
+    if st["session"] is None:
+        from .session import UsageError
+        try:
+            st["session"] = _make_session(config)
+        except UsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return st["session"]
+
+
+def _catalogue(config):
+    st = _state(config)
+    if st["claims"] is None:
+        from .claims import ClaimFileError, load_catalogue
+        try:
+            st["claims"] = load_catalogue(config.getoption("ad_formulas"))
+        except ClaimFileError as exc:
+            raise pytest.UsageError(f"--ad-formulas: {exc}") from None
+    return st["claims"]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    if not _explicit(config):
+        return
+    from .session import UsageError
+    ad = session_of(config)
+    claims = _catalogue(config)
+    try:
+        ad.validate(claim_ids={c.id for c in claims})
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_generate_tests(metafunc):
+    if "ad_claim" in metafunc.fixturenames:
+        claims = _catalogue(metafunc.config)
+        metafunc.parametrize("ad_claim", claims, ids=[c.id for c in claims])
+
+
+@pytest.fixture
+def ad_session(request):
+    return session_of(request.config)
+
+
+def _is_controller(config) -> bool:
+    return not hasattr(config, "workerinput")
+
+
+def _claim_of(nodeid: str):
+    return nodeid.rsplit("[", 1)[1][:-1] if "test_claim[" in nodeid else None
+
+
+def pytest_runtest_logreport(report):
+    config = _CONFIG.get("config")
+    if config is None or not _is_controller(config):
+        return
+    cid = _claim_of(report.nodeid)
+    if cid is None:
+        return
+    st = _state(config)
+    got = False
+    for name, value in (report.user_properties if report.when == "call" else ()):
+        if name == _RECORDS:
+            data = json.loads(value)
+            session_of(config).add(data["claim"], data["records"])
+            st["ran"] = got = True
+    if report.failed and not got and report.when in ("setup", "call"):
+        st["failed"][cid] = report.longreprtext[-3000:]
+
+
+_CONFIG: dict = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    _CONFIG["config"] = session.config
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    st = config.stash.get(_KEY, None)
+    if not _is_controller(config) or st is None or not (st["ran"] or st["failed"]):
+        return
+    ad = session_of(config)
+    from .verdict import HARNESS, Record
+    done = set(ad.ran)
+    for cid, text in st["failed"].items():
+        if cid not in done:    # a claim whose test broke before it could hand in records
+            ad.add(cid, [Record(cid, "", HARNESS, "harness", "harness-error",
+                                detail=f"the claim's test failed without records:\n{text}")
+                         .to_dict()])
+    claims = {c.id: c for c in _catalogue(config)}
+    for rec in ad.records:
+        if not rec["section"] and rec["claim"] in claims:
+            rec["section"] = claims[rec["claim"]].section
+    ad.claims = {cid: claims.get(cid) for cid in ad.claims}
+    from .session import ReportWriteError
+    try:
+        ad.finish()
+    except ReportWriteError as exc:
+        st["write_error"] = str(exc)
+    failed = ad.gate.verdict == "fail" or "write_error" in st
+    if failed and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    st = config.stash.get(_KEY, None)
+    ad = st and st["session"]
+    if ad is None or ad.result is None:
+        return
+    tr = terminalreporter
+    s = ad.result["summary"]
+    tr.section("AD conformance")
+    for b in ad.gate.stale:
+        tr.line(f"STALE baseline entry: {b.claim} / {b.check} no longer reproduces "
+                f"(remove it from {ad.baseline_path})", red=True)
+    for name, why in s["oracles_skipped"].items():
+        tr.line(f"oracle skipped: {why}", yellow=True)
+    tr.line("  ".join(f"{c}: {n}" for c, n in s["counts"].items()))
+    cov = s["coverage"]
+    tr.line(f"subject {s['subject']}: {cov['answered']} of {cov['total']} checks answered")
+    why = f" ({'; '.join(s['gate_reasons'])})" if s["gate_reasons"] else " (0 failing records)"
+    tr.line(f"gate: {s['gate'].upper()}{why}", red=s["gate"] == "fail",
+            green=s["gate"] == "pass")
+    if s.get("report_error"):
+        tr.line(f"warning: {s['report_error']}", yellow=True)
+    if "write_error" in st:
+        tr.line(f"report NOT written: {st['write_error']}", red=True)
+    else:
+        html = ad.report_dir / "index.html"
+        tr.line(f"report: {html if html.exists() else ad.report_dir / 'results.json'}")

@@ -1,0 +1,156 @@
+"""The reference at one drawn point, as a value, and the tolerance model every comparison uses.
+
+The reference for a derivative is, in order of preference:
+1. the referee (role "referee", mpmath at 50 digits), where it can evaluate the claim, with the
+   AD oracles that agree with it listed;
+2. else the AD oracles (role "ad") agreeing with each other to AD tolerance, confirmed by
+   finite differences (role "numeric") within fd's own error estimate (for a VJP along one
+   random direction v: <J^T u, v> against <u, J v>, so confirming a million-entry gradient
+   costs O(1) evaluations);
+3. else nothing: `Reference.value is None` and `why` says why ("inconclusive").
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .calls import Malformed, call, check_jvp, check_vjp, fmt, to_float64
+
+EPS = float(np.finfo(np.float64).eps)
+AD_ULPS = 16      # float64 AD against a reference: this many ulps of the values' size,
+                  # times sqrt(number of input entries) for the length of the sums involved
+OWN_ULPS = 16     # the subject's JVP against its own VJP, ulps of the terms' sizes
+FLOOR_FACTOR = 4  # times the float64 floor (below)
+FLOOR_MAX = 1e-9  # the most, relative, that the floor may be: rounding, not disagreement
+
+
+def ad_tolerance(ref, got, n_entries: int) -> float:
+    """AD against AD in float64: a few ulps of the values' size, longer sums allowed more."""
+    ref, got = np.asarray(ref, float), np.asarray(got, float)
+    scale = float(np.max(np.abs(ref[np.isfinite(ref)]), initial=0.0)) + \
+        float(np.max(np.abs(got[np.isfinite(got)]), initial=0.0))
+    return AD_ULPS * EPS * max(1.0, math.sqrt(n_entries)) * scale + 1e-300
+
+
+@dataclass
+class Reference:
+    """The reference answer to one question ("jvp" along v, or "vjp" along u) at one point.
+
+    `floor` is what float64 AD can reach at this point: how far a float64 AD oracle lies from
+    the referee. Near a cancellation (1 - tanh(x)^2 for large x) every float64 engine misses
+    the exact value by about as much; it only widens a tolerance by rounding-sized amounts
+    (FLOOR_MAX relative)."""
+    kind: str
+    out: np.ndarray | None = None
+    derivative: tuple | np.ndarray | None = None   # J v, or the tuple J^T u
+    source: str | None = None
+    agreed: list = field(default_factory=list)
+    why: str = ""
+    floor: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.derivative is not None
+
+    def flat(self) -> np.ndarray:
+        return flat(self.kind, self.derivative)
+
+
+def flat(kind, derivative) -> np.ndarray:
+    if kind == "jvp":
+        return np.ravel(np.asarray(derivative, float))
+    parts = [np.ravel(np.asarray(b, float)) for b in derivative]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def ask(engine, kind, f, x, w, out_shape, timeout=None):
+    """An oracle's validated answer (out, derivative) or (None, message)."""
+    res, fault = call(getattr(engine, kind), f, x, w, timeout=timeout)
+    if fault is not None:
+        return None, fault.message
+    try:
+        return (check_jvp(res, out_shape) if kind == "jvp"
+                else check_vjp(res, out_shape, [np.shape(a) for a in x])), ""
+    except Malformed as exc:
+        return None, str(exc)
+
+
+def establish(kind, f, x, w, out_shape, oracles: dict, roles: dict, seed=0,
+              timeout=None) -> Reference:
+    """The reference for `kind` at x along w, from the oracles by their roles."""
+    n = int(sum(np.size(a) for a in x))
+    by_role = {r: [(nm, e) for nm, e in oracles.items() if roles[nm] == r]
+               for r in ("referee", "ad", "numeric")}
+    ref_res = None
+    for name, eng in by_role["referee"]:
+        ref_res, _ = ask(eng, kind, f, x, w, out_shape, timeout)
+        if ref_res is not None:
+            referee = name
+            break
+    ads = []
+    for name, eng in by_role["ad"]:
+        res, _ = ask(eng, kind, f, x, w, out_shape, timeout)
+        if res is not None:
+            ads.append((name, res))
+    if ref_res is not None:
+        want = flat(kind, ref_res[1])
+        scale = float(np.max(np.abs(want), initial=0.0))
+        agreed, floor = [referee], 0.0
+        for name, res in ads:
+            gap = float(np.max(np.abs(flat(kind, res[1]) - want), initial=0.0))
+            if gap <= ad_tolerance(want, flat(kind, res[1]), n) + FLOOR_MAX * scale:
+                agreed.append(name)
+                floor = max(floor, gap)
+        if len(agreed) > 1 or not ads:
+            return Reference(kind, ref_res[0], ref_res[1], referee, agreed, floor=floor)
+        # the referee and every AD oracle disagree: finite differences decide
+    if not ads:
+        return Reference(kind, why="no AD oracle could evaluate the claim")
+    name0, res0 = ads[0]
+    agreed = [name0]
+    for name, res in ads[1:]:
+        a, b = flat(kind, res0[1]), flat(kind, res[1])
+        if not np.all(np.abs(a - b) <= ad_tolerance(a, b, n)):
+            return Reference(kind, why=f"{name0} and {name} disagree")
+        agreed.append(name)
+    confirmed = False
+    for name, eng in by_role["numeric"]:
+        ok, why = fd_confirms(eng, kind, f, x, w, res0, n, seed)
+        if ok is False:
+            return Reference(kind, why=f"{'+'.join(agreed)} not confirmed by {name}: {why}")
+        if ok:
+            agreed.append(name)
+            confirmed = True
+    if not confirmed and ref_res is not None:
+        return Reference(kind, why="the referee and the AD oracles disagree")
+    floor = max((float(np.max(np.abs(flat(kind, r[1]) - flat(kind, res0[1])), initial=0.0))
+                 for _, r in ads[1:]), default=0.0)
+    return Reference(kind, res0[0], res0[1], "+".join(agreed), agreed, floor=floor)
+
+
+def fd_confirms(fd, kind, f, x, w, res, n, seed):
+    """(True/False, why), or (None, why) when fd cannot say."""
+    rng = np.random.default_rng(seed + 7)
+    if kind == "jvp":
+        v = w
+    else:
+        v = [rng.standard_normal(np.shape(a)) for a in x]
+    est, fault = call(fd.directional, f, x, v)
+    if fault is not None:
+        return None, fault.message
+    try:
+        value, error = to_float64(est.value, "fd"), to_float64(est.error, "fd's error")
+    except Malformed as exc:
+        return None, str(exc)
+    if kind == "jvp":
+        target = np.asarray(res[1], float)
+        diff = np.abs(value - target)
+        tol = error + ad_tolerance(target, target, n)
+        return bool(np.all(diff <= tol)), f"max |fd - ad| {fmt(np.max(diff, initial=0))}"
+    u = np.asarray(w, float)
+    lhs = float(np.sum(u * value))
+    rhs = float(sum(np.sum(np.asarray(b, float) * vv) for b, vv in zip(res[1], v)))
+    tol = float(np.sum(np.abs(u) * error)) + ad_tolerance(lhs, rhs, n)
+    return abs(lhs - rhs) <= tol, f"<u, fd J v> = {fmt(lhs)}, <J^T u, v> = {fmt(rhs)}"

@@ -1,0 +1,78 @@
+"""How to rerun what failed: the command line that carries every option that shaped the
+result, and a Python snippet that rebuilds the subject and recomputes the failing number."""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class RunOptions:
+    """The options a conformance run was started with (those that shape its results)."""
+    subject: str = "ourad"
+    oracles: tuple = ()            # () means the default oracles
+    formulas: tuple = ()
+    seed: int = 0
+    examples: int | None = None
+    profile: str = "ci"
+    timeout: float | None = 60.0
+    strict: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def args(self) -> list[str]:
+        out = ["--ad-subject", self.subject]
+        if self.oracles:
+            out += ["--ad-oracles", ",".join(self.oracles)]
+        for path in self.formulas:
+            out += ["--ad-formulas", str(path)]
+        if self.seed:
+            out += ["--ad-seed", str(self.seed)]
+        if self.examples is not None:
+            out += ["--ad-examples", str(self.examples)]
+        if self.profile != "ci":
+            out += ["--ad-profile", self.profile]
+        if self.timeout != 60.0:
+            out += ["--ad-timeout", "0" if not self.timeout else f"{self.timeout:g}"]
+        if self.strict:
+            out.append("--ad-strict")
+        return out
+
+
+def reproduce_line(claim, options: RunOptions) -> str:
+    """`ad-conformance -k '<id>' ...`, runnable from the directory the run was started in."""
+    return " ".join(["ad-conformance", "-k", shlex.quote(claim.id)]
+                    + [shlex.quote(a) for a in options.args()])
+
+
+def _literal(a) -> str:
+    return f"np.array({np.asarray(a).tolist()!r})"
+
+
+def snippet(claim, engine: str, options: RunOptions, point, kind: str) -> str:
+    """Copy-pasteable Python that rebuilds the subject from its spec and recomputes one
+    result at the point's input, tangents and cotangent, with a reference beside it."""
+    extra = f", extra={list(map(str, options.formulas))!r}" if options.formulas else ""
+    lines = ["import numpy as np", "import oracles",
+             "from oracles.claims import find_claim",
+             "from oracles.namespace import std",
+             "from oracles.session import load_subject",
+             f"claim = find_claim({claim.id!r}{extra})",
+             "f = std(claim.f)",
+             f"subject = {{e.name: e for e in load_subject({options.subject!r})}}[{engine!r}]",
+             f"x = [{', '.join(_literal(a) for a in point.x)}]"]
+    small = point.n + np.size(point.u) <= 256
+    if not small:
+        lines.append("rng = np.random.default_rng(0)  # the run's own draw is too large to print")
+    if kind == "jvp":
+        lines.append(f"v = [{', '.join(_literal(a) for a in point.v)}]" if small else
+                     "v = [rng.standard_normal(np.shape(a)) for a in x]")
+        lines += ["print(subject.jvp(f, x, v))",
+                  "print(oracles.engine('jax').jvp(f, x, v))  # a reference"]
+    else:
+        lines.append(f"u = {_literal(point.u)}" if small else
+                     "u = rng.standard_normal(np.shape(f(oracles.engine('fd').xp, *x)))")
+        lines += ["print(subject.vjp(f, x, u))",
+                  "print(oracles.engine('jax').vjp(f, x, u))  # a reference"]
+    return "\n".join(lines)

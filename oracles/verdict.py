@@ -1,0 +1,113 @@
+"""The verdict schema, one home for it: the categories a record can fall in, their severity and
+meaning, which of them fail the gate, and the Record with its JSON form.
+
+The harness writes records, the gate judges them, the report writer and its template render
+them; all of them read this module and none re-derives a verdict. It imports nothing beyond
+the standard library, so the report writer can use it without numpy, pytest or any oracle.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    severity: int          # the worst of several verdicts of one (engine, check) stands
+    meaning: str
+    gate: str              # when it fails the gate, in words (for the report and the README)
+
+
+CATEGORY_LIST = (
+    Category("agree", 1, "the value matches the reference within the check's tolerance", "no"),
+    Category("subject-defect", 7, "the engine under test differs from the reference at a "
+             "differentiable point, raised, timed out or answered something malformed", "yes"),
+    Category("notes-erratum", 7, "a formula, printed value or statement of the notes differs "
+             "from the reference", "yes, unless listed in the errata baseline or a probe "
+             "(a listed one that no longer reproduces fails too)"),
+    Category("claim-error", 8, "the claim file is at fault: a transcription that cannot be "
+             "evaluated, returns the wrong arity, or a printed value that is not a number",
+             "yes"),
+    Category("harness-error", 8, "the harness itself failed on this claim (a bug of ours); "
+             "the traceback is in the record", "yes"),
+    Category("oracle-disagreement", 5, "an oracle differs from the reference", "no"),
+    Category("kink-convention", 2, "at a non-differentiable point, a value inside the "
+             "subdifferential the claim declares", "no"),
+    Category("unsupported", 3, "the engine lacks the op, the mode or the size",
+             "no (yes under --ad-strict, for the subject)"),
+    Category("inconclusive", 4, "no reference could be established", "no"),
+)
+CATEGORIES = tuple(c.name for c in CATEGORY_LIST)
+BY_NAME = {c.name: c for c in CATEGORY_LIST}
+SEVERITY = {c.name: c.severity for c in CATEGORY_LIST}
+ALWAYS_FAILS = ("subject-defect", "claim-error", "harness-error")
+
+# engine roles, as records name them
+NOTES = "notes"            # the engine name of records about the notes' own formulas/values
+HARNESS = "harness"        # records of claim-file and harness errors
+
+
+@dataclass
+class Record:
+    """One verdict: a claim, an engine, a check, the worst of its drawn points."""
+    claim: str
+    section: str
+    engine: str
+    check: str
+    category: str
+    dtype: str = "float64"
+    max_abs_error: float | None = None
+    max_rel_error: float | None = None
+    tolerance: float | None = None
+    inputs: Any = None
+    reference: str | None = None
+    agreed: list = field(default_factory=list)
+    values: dict = field(default_factory=dict)
+    detail: str = ""
+    reproduce: str = ""
+    probe: bool = False
+    subject: bool = False          # a record of an engine in the subject's seat
+    n_points: int = 1              # drawn inputs this (engine, check) met
+    baselined: bool = False
+    explanation: str = ""
+    blame: dict | None = None
+    namespace: list = field(default_factory=list)   # harness-defined names the engine used
+
+    def __post_init__(self):
+        if self.category not in BY_NAME:
+            raise ValueError(f"unknown category {self.category!r}")
+
+    def to_dict(self) -> dict:
+        return jsonable(asdict(self))
+
+
+def is_failure(rec: dict, strict: bool = False) -> bool:
+    """Whether a record (as a dict) fails the gate."""
+    cat = rec["category"]
+    if cat in ALWAYS_FAILS:
+        return True
+    if cat == "notes-erratum":
+        return not rec.get("baselined") and not rec.get("probe")
+    return strict and cat == "unsupported" and bool(rec.get("subject"))
+
+
+def worst(categories) -> str:
+    return max(categories, key=lambda c: SEVERITY.get(c, 0))
+
+
+def jsonable(x):
+    """Plain JSON values: numpy scalars and arrays become numbers and lists (duck-typed, so
+    this module needs no numpy), non-finite floats the strings "nan", "inf", "-inf"."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if hasattr(x, "tolist") and not isinstance(x, (str, bytes)):
+        return jsonable(x.tolist())
+    if isinstance(x, bool) or x is None or isinstance(x, (str, int)):
+        return x
+    if isinstance(x, float):
+        return x if math.isfinite(x) else str(x)
+    return str(x)

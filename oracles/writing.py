@@ -1,0 +1,101 @@
+"""Writing the report directory as a unit: results.json and index.html are written into a
+fresh directory beside the target, which then takes the target's place in one step (Linux's
+renameat2 RENAME_EXCHANGE; elsewhere two renames). No reader ever sees a new results.json
+beside an old index.html; concurrent runs never share a temporary name; a failure leaves the
+previous report as it was."""
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+REPORT_FILES = ("results.json", "index.html")
+
+
+class ReportWriteError(OSError):
+    """The report could not be written: the message names the path and the reason."""
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths; False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+    if fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOENT,):
+        raise FileNotFoundError(err, os.strerror(err), str(b))
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _swap_into_place(tmp: Path, target: Path):
+    for _ in range(20):
+        try:
+            if _exchange(tmp, target):
+                shutil.rmtree(tmp, ignore_errors=True)    # now the old report
+                return
+        except FileNotFoundError:
+            try:
+                os.rename(tmp, target)      # no report yet
+                return
+            except OSError:
+                continue                    # another run got there first: exchange again
+        else:                               # no atomic exchange here: two renames
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            try:
+                os.rename(target, old)
+            except FileNotFoundError:
+                old = None
+            os.rename(tmp, target)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+            return
+    raise OSError(f"could not move {tmp} into place")
+
+
+def write_report_dir(target, result: dict, previous: dict | None = None) -> Path:
+    """Render and write the run's report to `target` (a directory). A missing report
+    dependency writes results.json alone and says so in `result["summary"]["report_error"]`;
+    any failure to write raises ReportWriteError and leaves the old report intact."""
+    target = Path(target).absolute()
+    html = None
+    try:
+        from reports import render
+        html = render(result, previous)
+    except ImportError as exc:
+        result["summary"]["report_error"] = (
+            f"the HTML report was not written: {exc.name or exc} is not installed "
+            "(pip install 'ourad-harness[report]')")
+    tmp = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        if target.is_dir():                 # keep what else lives there (screenshots, ...)
+            for entry in target.iterdir():
+                if entry.name not in REPORT_FILES and not entry.name.startswith("."):
+                    dst = tmp / entry.name
+                    (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, dst)
+        elif target.exists():
+            raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory")
+        (tmp / "results.json").write_text(json.dumps(result, indent=1, default=str),
+                                          encoding="utf-8")
+        if html is not None:
+            (tmp / "index.html").write_text(html, encoding="utf-8")
+        os.chmod(tmp, 0o755)
+        _swap_into_place(tmp, target)
+    except OSError as exc:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        reason = exc.strerror or str(exc)
+        raise ReportWriteError(f"cannot write the report to {target}: {reason}") from None
+    return target
