@@ -5,14 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_NOTES = ROOT.parent / "shared" / "notes" / "autodiff-notes.md"
-VENDORED_NOTES = ROOT / "tests" / "notes" / "autodiff-notes.md"   # a copy, kept identical
+from .catalogue import NOTES as VENDORED_NOTES   # the catalogue's copy of the notes
 
 
 def notes_path() -> Path:
-    """The notes beside the checkout when present, else the copy in tests/notes."""
-    return SHARED_NOTES if SHARED_NOTES.exists() else VENDORED_NOTES
+    """The notes the catalogue transcribes (its own copy, shipped with it)."""
+    return VENDORED_NOTES
 
 
 def notes_items(text: str) -> list[tuple[str, str]]:

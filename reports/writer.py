@@ -15,12 +15,21 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from oracles.verdict import CATEGORIES, CATEGORY_LIST, SEVERITY
+
 HERE = Path(__file__).resolve().parent
-CATEGORIES = ("agree", "subject-defect", "notes-erratum", "oracle-disagreement",
-              "kink-convention", "unsupported", "inconclusive")
-SEVERITY = {"subject-defect": 6, "notes-erratum": 6, "oracle-disagreement": 5,
-            "inconclusive": 4, "unsupported": 3, "kink-convention": 2, "agree": 1}
-ENGINE_ORDER = ["ourad-forward", "ourad-reverse", "jax", "torch", "fd", "referee", "notes"]
+_ROLE_ORDER = ("referee", "ad", "numeric")
+
+
+def engine_order(result: dict) -> list[str]:
+    """The report's columns: the run's subjects first, then the oracles by role (as the run
+    recorded them), then the notes."""
+    s = result.get("summary", {})
+    subjects = [e["name"] if isinstance(e, dict) else e for e in s.get("subjects", [])]
+    roles = s.get("roles", {})
+    oracles = sorted(roles, key=lambda n: (_ROLE_ORDER.index(roles[n])
+                                           if roles[n] in _ROLE_ORDER else 9, n))
+    return subjects + oracles + ["notes"]
 
 
 # --- mathematics --------------------------------------------------------------------------------
@@ -149,7 +158,7 @@ def build_context(result: dict, previous: dict | None = None) -> dict:
     by_claim = defaultdict(list)
     for r in records:
         by_claim[r["claim"]].append(r)
-    engines = [e for e in ENGINE_ORDER if any(r["engine"] == e for r in records)]
+    engines = [e for e in engine_order(result) if any(r["engine"] == e for r in records)]
     engines += sorted({r["engine"] for r in records} - set(engines))
     sections: dict[str, list] = defaultdict(list)
     for cid, recs in by_claim.items():
@@ -189,7 +198,7 @@ def build_context(result: dict, previous: dict | None = None) -> dict:
     counts = result["summary"].get("counts", {})
     return {"s": result["summary"], "counts": [(c, counts.get(c, 0)) for c in CATEGORIES],
             "engines": engines, "sections": sorted(sections.items()),
-            "categories": CATEGORIES, "trace": trace,
+            "categories": CATEGORIES, "category_list": CATEGORY_LIST, "trace": trace,
             "fd_plot": fd_plot(extras.get("fd_curves")), "fd": extras.get("fd_curves"),
             "kinks": extras.get("kinks") if isinstance(extras.get("kinks"), list) else None,
             "costs": extras.get("costs") if isinstance(extras.get("costs"), dict) and

@@ -51,7 +51,8 @@ def test_a_wrong_formula_in_a_user_file_fails_the_run_and_says_why(tmp_path):
     code, out = run(tmp_path, "-k", "user-wrong", "--ad-formulas", str(f))
     assert code == 1, out
     assert "[notes-erratum] claim user-wrong-sin" in out
-    assert "tolerance" in out and "reproduce: pytest tests/notes -k 'user-wrong-sin'" in out
+    assert "tolerance" in out and "reproduce: ad-conformance -k user-wrong-sin --ad-subject ourad" \
+        " --ad-oracles referee,fd --ad-formulas " + str(f) in out
     assert results(tmp_path)["summary"]["gate"] == "fail"
 
 
