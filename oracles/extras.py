@@ -10,7 +10,9 @@ from .kinks import kink_table
 def _safe(fn, *args):
     try:
         return fn(*args)
-    except Exception as exc:  # noqa: BLE001 -- a missing picture must not sink the report
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 -- a missing picture must not sink the report
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
@@ -18,7 +20,8 @@ def collect(harness) -> dict:
     ctx = harness.context
     return {"trace": _safe(trace_tables, ctx), "fd_curves": _safe(fd_curves),
             "kinks": _safe(lambda: kink_table(list(harness.subjects)
-                                              + list(harness.oracles.values()))),
+                                              + list(harness.oracles.values()),
+                                              harness.timeout)),
             "costs": _safe(cost_table, ctx)}
 
 

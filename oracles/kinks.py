@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .protocol import Unsupported
+from .calls import Malformed, call, check_jvp, check_vjp
+from .namespace import std
 
 # (id, formula of one input, the kink, the subdifferential [lo, hi] there)
 KINKS = [
@@ -16,25 +17,34 @@ KINKS = [
 ]
 
 
-def kink_table(engines) -> list[dict]:
+def kink_table(engines, timeout: float | None = 60.0) -> list[dict]:
     """Rows of {kink, engine, jvp, vjp, lo, hi, inside}: what each engine's forward and reverse
     derivative is at the kink, and whether it lies in the subdifferential (None where the
-    engine gives no value there, e.g. the referee, which refuses to straddle a kink)."""
+    engine gives no value there, e.g. the referee, which refuses to straddle a kink). Engines
+    are called as the checks call them: with a time limit, their answers validated."""
     rows = []
     for kid, f, z, (lo, hi) in KINKS:
+        f = std(f)
         for eng in engines:
             row = {"kink": kid, "engine": eng.name, "lo": lo, "hi": hi}
             for mode in ("jvp", "vjp"):
+                row[mode] = None
+                w = np.array(1.0)
+                res, fault = call(getattr(eng, mode, None) or _absent, f, [np.array(z)],
+                                  [w] if mode == "jvp" else w, timeout=timeout)
                 try:
-                    if mode == "jvp":
-                        _, d = eng.jvp(f, [np.array(z)], [np.array(1.0)])
-                    else:
-                        _, (d,) = eng.vjp(f, [np.array(z)], np.array(1.0))
-                    row[mode] = float(d)
-                except (Unsupported, NotImplementedError, TypeError, AttributeError) as exc:
-                    row[mode] = None
-                    row[mode + "_error"] = str(exc)
+                    if fault is None:
+                        ans = check_jvp(res, ()) if mode == "jvp" else check_vjp(res, (), [()])
+                        row[mode] = float(ans[1] if mode == "jvp" else ans[1][0])
+                except Malformed as exc:
+                    row[mode + "_error"] = f"malformed answer: {exc}"
+                if fault is not None:
+                    row[mode + "_error"] = fault.message
             vals = [row[m] for m in ("jvp", "vjp") if row[m] is not None]
             row["inside"] = all(lo <= v <= hi for v in vals) if vals else None
             rows.append(row)
     return rows
+
+
+def _absent(*args):
+    raise NotImplementedError("the engine has no such mode")

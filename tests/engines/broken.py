@@ -1,0 +1,160 @@
+"""Engines that misbehave the way real adapters and student engines do, one behaviour each.
+The conformance run must give each the verdict tests/test_broken_subjects.py states."""
+import sys
+import time
+
+import numpy as np
+import torch
+
+import ourad
+from oracles.ourad_engines import OuradReverse
+
+_right = OuradReverse()
+
+
+class Base:
+    xp = ourad.xp
+
+    def jvp(self, f, primals, tangents):
+        return _right.jvp(f, primals, tangents)
+
+    def vjp(self, f, primals, cotangent):
+        return _right.vjp(f, primals, cotangent)
+
+
+class Right(Base):
+    name = "right"
+
+
+class TypoInJvp(Base):
+    name = "typo-in-jvp"
+
+    def jvp(self, f, primals, tangents):
+        return _right.jvp(f, primals, [t.tanget for t in tangents])
+
+
+class ReturnsNone(Base):
+    name = "returns-none"
+
+    def vjp(self, f, primals, cotangent):
+        return None
+
+
+class PairWithNone(Base):
+    name = "pair-with-none"
+
+    def jvp(self, f, primals, tangents):
+        return _right.jvp(f, primals, tangents)[0], None
+
+
+class TorchRequiresGrad(Base):
+    name = "torch-requires-grad"
+
+    def vjp(self, f, primals, cotangent):
+        out, bars = _right.vjp(f, primals, cotangent)
+        return (torch.tensor(out, requires_grad=True),
+                tuple(torch.tensor(b, requires_grad=True) * 1.0 for b in bars))
+
+
+class WrongTangentShape(Base):
+    name = "wrong-tangent-shape"
+
+    def jvp(self, f, primals, tangents):
+        out, t = _right.jvp(f, primals, tangents)
+        return out, np.array([t, t])
+
+
+class TooFewCotangents(Base):
+    name = "too-few-cotangents"
+
+    def vjp(self, f, primals, cotangent):
+        out, bars = _right.vjp(f, primals, cotangent)
+        return out, bars[:-1]
+
+
+class NaNOnOneHot(Base):
+    """NaN only when the tangent is a unit vector: right along random directions."""
+    name = "nan-on-one-hot"
+
+    def jvp(self, f, primals, tangents):
+        out, t = _right.jvp(f, primals, tangents)
+        flat = np.concatenate([np.ravel(v) for v in tangents])
+        if np.count_nonzero(flat) == 1:
+            t = np.full_like(np.asarray(t, float), np.nan)
+        return out, t
+
+
+class WrongPrimal(Base):
+    name = "wrong-primal"
+
+    def jvp(self, f, primals, tangents):
+        out, t = _right.jvp(f, primals, tangents)
+        return out + 1.0, t
+
+    def vjp(self, f, primals, cotangent):
+        out, bars = _right.vjp(f, primals, cotangent)
+        return out + 1.0, bars
+
+
+class Exits(Base):
+    name = "exits"
+
+    def vjp(self, f, primals, cotangent):
+        sys.exit(0)
+
+
+class Hangs(Base):
+    name = "hangs"
+
+    def jvp(self, f, primals, tangents):
+        time.sleep(3600)
+
+
+class NegatedVjp(Base):
+    name = "negated-vjp"
+
+    def vjp(self, f, primals, cotangent):
+        out, bars = _right.vjp(f, primals, cotangent)
+        return out, tuple(-b for b in bars)
+
+
+class NoModes:
+    name = "no-modes"
+    xp = ourad.xp
+    jvp = None
+    vjp = None
+
+
+class NoXp(Base):
+    name = "no-xp"
+    xp = None
+
+
+class NoName(Base):
+    name = None
+
+
+class Unsupporting(Base):
+    """Declares nothing it can do: every call raises NotImplementedError."""
+    name = "unsupporting"
+
+    def jvp(self, f, primals, tangents):
+        raise NotImplementedError("not yet")
+
+    def vjp(self, f, primals, cotangent):
+        raise NotImplementedError("not yet")
+
+
+class LacksSin(Base):
+    """A namespace without sin: the claims that use it are unsupported, the rest run."""
+    name = "lacks-sin"
+
+    class _Xp:
+        def __getattr__(self, name):
+            if name == "sin":
+                raise AttributeError(name)
+            return getattr(ourad.xp, name)
+    xp = _Xp()
+
+    def jvp(self, f, primals, tangents):
+        return ourad.jvp(lambda *a: f(self.xp, *a), primals, tangents)

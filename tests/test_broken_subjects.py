@@ -1,0 +1,153 @@
+"""A wrong engine never passes: engines that misbehave as real adapters do (tests/engines/
+broken.py), each run through `ad-conformance` as a user would, from a directory outside the
+repository. Every run must give one verdict in the exit status, results.json, the terminal
+and the report, with every claim that ran present."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ENGINES = Path(__file__).resolve().parent / "engines"
+CLAIMS = "chain-scalar-sin-exp-tanh or fwd-example-f"     # one input, and two inputs
+
+
+def conformance(tmp_path, *args, claims=CLAIMS, oracles="referee,fd"):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [str(ENGINES), os.environ.get("PYTHONPATH")])))
+    cmd = [sys.executable, "-m", "oracles", "-q", "-W", "ignore::DeprecationWarning",
+           "--ad-oracles", oracles, "--ad-examples", "3", "--ad-report-dir",
+           str(tmp_path / "rep"), *args]
+    if claims:
+        cmd += ["-k", claims]
+    p = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                       env=env)
+    return p.returncode, p.stdout + p.stderr
+
+
+def results(tmp_path):
+    return json.loads((tmp_path / "rep" / "results.json").read_text())
+
+
+def one_truth(tmp_path, code, out, gate):
+    """The exit status, results.json, the terminal and the HTML report say the same."""
+    res = results(tmp_path)
+    assert res["summary"]["gate"] == gate, out
+    assert code == (0 if gate == "pass" else 1), out
+    assert f"gate: {gate.upper()}" in out
+    html = (tmp_path / "rep" / "index.html").read_text()
+    assert f'class="verdict {gate}"' in html
+    ran = {r["claim"] for r in res["records"]}
+    assert ran == {"chain-scalar-sin-exp-tanh", "fwd-example-f"}, ran
+    assert res["summary"]["claims_run"] == 2
+    return res
+
+
+def mine(res, engine):
+    return [r for r in res["records"] if r["engine"] == engine]
+
+
+@pytest.mark.parametrize("cls, check, category, message", [
+    ("TypoInJvp", "jvp", "subject-defect", "AttributeError: 'numpy.ndarray' object has no "
+                                           "attribute 'tanget'"),
+    ("ReturnsNone", "vjp", "subject-defect", "must return a pair"),
+    ("PairWithNone", "jvp", "subject-defect", "the jvp's output tangent is None"),
+    ("WrongTangentShape", "jvp", "subject-defect", "the jvp's output tangent has shape"),
+    ("TooFewCotangents", "vjp", "subject-defect", "cotangent(s) for"),
+    ("NaNOnOneHot", "jacobian", "subject-defect", "nan at entry"),
+    ("WrongPrimal", "value", "subject-defect", "the primal output"),
+    ("Exits", "vjp", "subject-defect", "SystemExit"),
+    ("NegatedVjp", "vjp", "subject-defect", ""),
+])
+def test_a_misbehaving_engine_fails_the_gate_with_a_message(tmp_path, cls, check, category,
+                                                            message):
+    code, out = conformance(tmp_path, "--ad-subject", f"broken:{cls}")
+    res = one_truth(tmp_path, code, out, "fail")
+    recs = [r for r in res["records"] if r["subject"] and r["check"] == check]
+    assert recs and all(r["category"] == category for r in recs), [
+        (r["claim"], r["check"], r["category"], r["detail"][:200]) for r in recs]
+    assert all(message in r["detail"] for r in recs), [r["detail"] for r in recs]
+    assert "[subject-defect]" in out
+
+
+def test_torch_tensors_that_require_grad_are_accepted_as_answers(tmp_path):
+    code, out = conformance(tmp_path, "--ad-subject", "broken:TorchRequiresGrad")
+    res = one_truth(tmp_path, code, out, "pass")
+    assert all(r["category"] == "agree" for r in mine(res, "torch-requires-grad")
+               if r["check"] in ("vjp", "value"))
+
+
+def test_a_hanging_engine_times_out_and_the_run_goes_on(tmp_path):
+    code, out = conformance(tmp_path, "--ad-subject", "broken:Hangs", "--ad-timeout", "0.5")
+    res = one_truth(tmp_path, code, out, "fail")
+    jvps = [r for r in mine(res, "hangs") if r["check"] == "jvp"]
+    assert jvps and all("timed out after 0.5 s" in r["detail"] for r in jvps)
+    assert any(r["check"] == "vjp" and r["category"] == "agree" for r in mine(res, "hangs"))
+
+
+def test_the_right_engine_passes(tmp_path):
+    code, out = conformance(tmp_path, "--ad-subject", "broken:Right")
+    res = one_truth(tmp_path, code, out, "pass")
+    assert res["summary"]["coverage"]["answered"] == res["summary"]["coverage"]["total"] > 0
+    assert "checks answered" in out
+
+
+def test_an_engine_that_answers_nothing_fails_the_gate(tmp_path):
+    code, out = conformance(tmp_path, "--ad-subject", "broken:Unsupporting")
+    res = one_truth(tmp_path, code, out, "fail")
+    assert res["summary"]["coverage"]["answered"] == 0
+    assert "nothing was verified" in out
+
+
+def test_a_missing_name_is_unsupported_and_strict_fails_it(tmp_path):
+    code, out = conformance(tmp_path, "--ad-subject", "broken:LacksSin")
+    res = one_truth(tmp_path, code, out, "pass")
+    jvp = [r for r in mine(res, "lacks-sin") if r["check"] == "jvp"]
+    assert jvp and all(r["category"] == "unsupported" and "'sin'" in r["detail"] for r in jvp)
+    code, out = conformance(tmp_path, "--ad-subject", "broken:LacksSin", "--ad-strict")
+    one_truth(tmp_path, code, out, "fail")
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("broken", "expected MODULE:ATTR"),
+    ("no_such_module_anywhere:Engine", "cannot import 'no_such_module_anywhere'"),
+    ("broken:Missing", "module 'broken' has no attribute 'Missing'"),
+    ("broken:NoModes", "neither jvp nor vjp"),
+    ("broken:NoXp", "`xp` is missing or None"),
+    ("broken:NoName", "needs a `name` string"),
+])
+def test_a_bad_subject_is_one_usage_error(tmp_path, spec, message):
+    code, out = conformance(tmp_path, "--ad-subject", spec)
+    assert code == 4, out
+    assert message in out and "Traceback" not in out and out.count("\n") < 10, out
+
+
+def test_an_unknown_oracle_is_one_usage_error(tmp_path):
+    code, out = conformance(tmp_path, oracles="jax,tensorflow")
+    assert code == 4 and "unknown oracle(s) 'tensorflow'" in out and out.count("\n") < 10, out
+
+
+BASELINES = {
+    "syntax": ('[[erratum]\nclaim = "x"\n', "not valid TOML"),
+    "typo": ('[[errata]]\nclaim = "fwd-table-tangent-rule-v6"\ncheck = "notes-jvp"\n'
+             'explanation = "x"\n', "unknown table(s) errata"),
+    "types": ('[[erratum]]\nclaim = 6\ncheck = "notes-jvp"\nexplanation = "x"\n',
+              "claim must be a non-empty string"),
+    "unknown-claim": ('[[erratum]]\nclaim = "no-such-claim"\ncheck = "notes-jvp"\n'
+                      'explanation = "x"\n', "no claim has the id 'no-such-claim'"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BASELINES) + ["missing"])
+def test_a_bad_baseline_is_one_usage_error_naming_the_path(tmp_path, kind):
+    path = tmp_path / "errata.toml"
+    if kind == "missing":
+        message = "no such baseline file"
+    else:
+        text, message = BASELINES[kind]
+        path.write_text(text)
+    code, out = conformance(tmp_path, "--ad-baseline", str(path))
+    assert code == 4, out
+    assert str(path) in out and message in out and out.count("\n") < 10, out
