@@ -1,0 +1,110 @@
+"""The autograd adapter of examples/autograd_engine.py against derivatives worked by hand."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("autograd")
+
+_PATH = Path(__file__).resolve().parent.parent / "examples" / "autograd_engine.py"
+_spec = importlib.util.spec_from_file_location("autograd_engine", _PATH)
+autograd_engine = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(autograd_engine)
+
+ENGINE, BUGGY = autograd_engine.AutogradEngine(), autograd_engine.AutogradMaxBug()
+
+
+def test_sin_times_y_against_its_hand_derivatives():
+    rng = np.random.default_rng(0)
+    x, y, tx, ty, u = (rng.standard_normal(3) for _ in range(5))
+    f = lambda xp, a, b: xp.sin(a) * b  # noqa: E731
+    out, t = ENGINE.jvp(f, [x, y], [tx, ty])
+    np.testing.assert_allclose(out, np.sin(x) * y, rtol=1e-15)
+    np.testing.assert_allclose(t, np.cos(x) * y * tx + np.sin(x) * ty, rtol=1e-14)
+    out, (xb, yb) = ENGINE.vjp(f, [x, y], u)
+    np.testing.assert_allclose(xb, u * np.cos(x) * y, rtol=1e-14)
+    np.testing.assert_allclose(yb, u * np.sin(x), rtol=1e-14)
+
+
+def test_sum_of_matmul_against_its_hand_derivatives():
+    rng = np.random.default_rng(1)
+    A, B, tA, tB = (rng.standard_normal(s) for s in [(2, 3), (3, 4), (2, 3), (3, 4)])
+    f = lambda xp, a, b: xp.sum(xp.matmul(a, b))  # noqa: E731
+    out, t = ENGINE.jvp(f, [A, B], [tA, tB])
+    np.testing.assert_allclose(t, np.sum(tA @ B + A @ tB), rtol=1e-13)
+    out, (Ab, Bb) = ENGINE.vjp(f, [A, B], np.array(2.0))
+    np.testing.assert_allclose(Ab, 2.0 * np.ones((2, 4)) @ B.T, rtol=1e-14)
+    np.testing.assert_allclose(Bb, 2.0 * A.T @ np.ones((2, 4)), rtol=1e-14)
+
+
+def test_maximum_with_zero_away_from_the_kink():
+    z = np.array([-1.5, -0.2, 0.3, 2.0])
+    relu = lambda xp, a: xp.maximum(a, 0.0)  # noqa: E731
+    _, t = ENGINE.jvp(relu, [z], [np.ones(4)])
+    _, (zb,) = ENGINE.vjp(relu, [z], np.ones(4))
+    np.testing.assert_array_equal(t, [0.0, 0.0, 1.0, 1.0])
+    np.testing.assert_array_equal(zb, [0.0, 0.0, 1.0, 1.0])
+
+
+def test_reductions_along_an_axis():
+    x = np.array([[1.0, 4.0, 2.0], [3.0, -1.0, 0.5]])
+    u = np.array([2.0, -3.0])
+    _, (xb,) = ENGINE.vjp(lambda xp, a: xp.max(a, axis=1), [x], u)
+    np.testing.assert_array_equal(xb, [[0.0, 2.0, 0.0], [-3.0, 0.0, 0.0]])
+    _, t = ENGINE.jvp(lambda xp, a: xp.sum(a * a, axis=0, keepdims=True), [x], [np.ones_like(x)])
+    np.testing.assert_allclose(t, 2.0 * np.sum(x, axis=0, keepdims=True))
+    assert t.shape == (1, 3)
+
+
+def test_outputs_are_float64_arrays_shaped_as_the_protocol_says():
+    x, W = np.array(0.7), np.ones((2, 3))
+    f = lambda xp, a, b: xp.sin(a) + 0.0 * xp.sum(b)   # 0-d output  # noqa: E731
+    out, t = ENGINE.jvp(f, [x, W], [np.array(1.0), np.zeros((2, 3))])
+    assert isinstance(out, np.ndarray) and out.shape == () and out.dtype == np.float64
+    assert isinstance(t, np.ndarray) and t.shape == () and t.dtype == np.float64
+    out, bars = ENGINE.vjp(f, [x, W], np.array(1.0))
+    assert isinstance(bars, tuple) and [b.shape for b in bars] == [(), (2, 3)]
+    assert all(isinstance(b, np.ndarray) and b.dtype == np.float64 for b in bars)
+    _, bars = ENGINE.vjp(lambda xp, a, b: 2.0 * a, [x, W], np.array(1.0))   # b unused
+    np.testing.assert_array_equal(bars[1], np.zeros((2, 3)))
+
+
+def test_own_jvp_against_own_vjp():
+    """<u, J v> = <J^T u, v> on a formula that mixes broadcasting, where, concat and matmul."""
+    rng = np.random.default_rng(2)
+    def f(xp, x, W, b):
+        z = xp.tanh(xp.matmul(x, xp.matrix_transpose(W)) + xp.broadcast_to(b, (5, 4)))
+        return xp.concat([xp.where(z > 0, z, 0.1 * z), xp.exp(-xp.square(z))], axis=1)
+    x, W, b = rng.standard_normal((5, 3)), rng.standard_normal((4, 3)), rng.standard_normal(4)
+    v = [rng.standard_normal(a.shape) for a in (x, W, b)]
+    u = rng.standard_normal((5, 8))
+    _, Jv = ENGINE.jvp(f, [x, W, b], v)
+    _, JTu = ENGINE.vjp(f, [x, W, b], u)
+    assert np.sum(u * Jv) == pytest.approx(sum(np.sum(g * w) for g, w in zip(JTu, v)), rel=1e-13)
+
+
+def test_namespace_has_standard_names_only_and_works_around_autograd_gaps():
+    for name in ("relu", "sigmoid", "softmax", "logsumexp"):
+        with pytest.raises(AttributeError):
+            getattr(ENGINE.xp, name)
+    assert not hasattr(ENGINE.xp, "concatenate")         # NumPy's name, not the standard's
+    x = np.array([1.0, -2.0])
+    _, (xb,) = ENGINE.vjp(lambda xp, a: xp.concat([a, 3.0 * a]), [x], np.ones(4))
+    np.testing.assert_array_equal(xb, [4.0, 4.0])         # autograd.numpy.concat would give 0
+    _, (xb,) = ENGINE.vjp(lambda xp, a: xp.where(a > 0, a, 0.0), [x], np.ones(2))
+    np.testing.assert_array_equal(xb, [1.0, 0.0])
+    _, (xb,) = ENGINE.vjp(lambda xp, a: xp.broadcast_to(a, (3, 2)), [x], np.ones((3, 2)))
+    np.testing.assert_array_equal(xb, [3.0, 3.0])
+    assert type(ENGINE.xp.greater(x, 0.0)) is np.ndarray
+
+
+def test_the_planted_bug_gives_maximum_slope_one_below_zero():
+    z = np.array([-1.5, 0.8])
+    relu = lambda xp, a: xp.maximum(a, 0.0)  # noqa: E731
+    for engine, want in ((ENGINE, [0.0, 1.0]), (BUGGY, [1.0, 1.0])):
+        _, t = engine.jvp(relu, [z], [np.ones(2)])
+        _, (zb,) = engine.vjp(relu, [z], np.ones(2))
+        np.testing.assert_array_equal(t, want)
+        np.testing.assert_array_equal(zb, want)
+    assert "bug" in BUGGY.name
