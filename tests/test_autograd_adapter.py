@@ -108,3 +108,37 @@ def test_the_planted_bug_gives_maximum_slope_one_below_zero():
         np.testing.assert_array_equal(t, want)
         np.testing.assert_array_equal(zb, want)
     assert "bug" in BUGGY.name
+
+
+# --- through the conformance run, as a user runs it -------------------------------------------
+
+def _conformance(tmp_path, subject, claims):
+    import json
+    import os
+    import subprocess
+    import sys
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [str(examples), os.environ.get("PYTHONPATH")])))
+    p = subprocess.run([sys.executable, "-m", "oracles", "-q", "-W", "ignore::DeprecationWarning",
+                        "--ad-subject", subject, "--ad-oracles", "referee,fd", "--ad-examples",
+                        "8", "--ad-report-dir", str(tmp_path / "rep"), "-k", claims],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    return p.returncode, json.loads((tmp_path / "rep" / "results.json").read_text()), p.stdout
+
+
+CLAIMS = "relu or chain-scalar-sin-exp-tanh or backward-loop-relu"
+
+
+def test_the_adapter_passes_with_every_check_answered(tmp_path):
+    code, res, out = _conformance(tmp_path, "autograd_engine:AutogradEngine", CLAIMS)
+    assert code == 0 and res["summary"]["gate"] == "pass", out
+    cov = res["summary"]["coverage"]
+    assert cov["total"] > 0 and cov["answered"] == cov["total"], out
+
+
+def test_a_planted_bug_in_the_adapters_maximum_is_caught(tmp_path):
+    code, res, out = _conformance(tmp_path, "autograd_engine:AutogradMaxBug", CLAIMS)
+    assert code == 1 and res["summary"]["gate"] == "fail", out
+    bad = {r["claim"] for r in res["records"] if r["category"] == "subject-defect"}
+    assert "relu-derivative" in bad and "mlp-backward-loop-relu-identity-sqerr" in bad, bad
