@@ -9,13 +9,14 @@ results. Comparisons give plain boolean arrays, as the harness needs for masks.
 """
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import numpy as np
 
 from . import core
 from .core import Tracer, bind, primal_of
-from .rules import RULES
+from .rules import RULES, axes_of
 
 # Every primitive of the table with positional inputs only becomes `xp.<name>` as-is.
 _POSITIONAL = ("add", "subtract", "multiply", "divide", "negative", "pow", "sin", "cos", "exp",
@@ -44,9 +45,10 @@ def min(x, axis=None, keepdims=False):
 
 
 def mean(x, axis=None, keepdims=False):
-    """Arithmetic mean over `axis`."""
+    """Arithmetic mean over `axis` (all axes when None)."""
+    axis = _norm_axis(axis)
     shape = np.shape(primal_of(x))
-    count = int(np.prod([shape[a] for a in (_norm_axis(axis) or range(len(shape)))]))
+    count = math.prod(shape[a] for a in axes_of(axis, len(shape)))
     return divide(sum(x, axis=axis, keepdims=keepdims), float(count))
 
 
@@ -115,6 +117,7 @@ def square(x):
 
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) shifted by the (constant) max for range safety."""
+    axis = _norm_axis(axis)
     c = np.max(primal_of(x), axis=axis, keepdims=True)
     c = np.where(np.isfinite(c), c, 0.0)
     s = log(sum(exp(subtract(x, c)), axis=axis, keepdims=True))

@@ -1,4 +1,7 @@
-"""Every primitive of ourad's rule table: JVP against central differences, VJP against JVP."""
+"""Every primitive of ourad's rule table: JVP against central differences, VJP against JVP, and
+every reduction of ourad.xp over every axis."""
+import zlib
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -106,3 +109,57 @@ def test_python_floats_give_the_same_derivatives_as_arrays(name):
     # tanh's 1 - y^2 turns that into an absolute (not relative) difference of a few ulps of 1
     np.testing.assert_allclose(np.asarray(g_float), np.asarray(g_array, float),
                                rtol=8 * np.finfo(float).eps, atol=8 * np.finfo(float).eps)
+
+
+# --- the reductions of ourad.xp, primitives and composites alike, over every axis --------------
+
+def _np_logsumexp(x, axis=None, keepdims=False):
+    c = np.max(x, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(x - c), axis=axis, keepdims=True)) + c
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _np_softmax(x, axis=-1):
+    z = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return z / np.sum(z, axis=axis, keepdims=True)
+
+
+# name -> NumPy's own (or the textbook formula in NumPy), and whether it takes keepdims
+REDUCTIONS = {"sum": (np.sum, True), "mean": (np.mean, True), "max": (np.max, True),
+              "min": (np.min, True), "logsumexp": (_np_logsumexp, True),
+              "softmax": (_np_softmax, False)}
+AXES = [None, 0, 1, 2, -1, -2, (0, 2), (2, 0), (-1, 0), (0, 1, 2), (), [1]]
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("axis", AXES, ids=str)
+@pytest.mark.parametrize("name", REDUCTIONS)
+def test_reduction_matches_numpy_and_central_differences_on_every_axis(name, axis, keepdims):
+    np_fn, takes_keepdims = REDUCTIONS[name]
+    if keepdims and not takes_keepdims:
+        pytest.skip(f"{name} takes no keepdims")
+    kw = {"axis": axis, "keepdims": keepdims} if takes_keepdims else {"axis": axis}
+    np_kw = dict(kw, axis=tuple(axis) if isinstance(axis, list) else axis)
+    rng = np.random.default_rng(zlib.crc32(f"{name} {axis} {keepdims}".encode()))
+    x = rng.standard_normal((2, 3, 4))
+    f = lambda v: getattr(ourad.xp, name)(v, **kw)  # noqa: E731
+    want = np_fn(x, **np_kw)
+    got = f(x)
+    assert np.shape(got) == np.shape(want), (name, axis, keepdims)
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)
+    v, u = rng.standard_normal(x.shape), rng.standard_normal(np.shape(want))
+    y, y_dot = ourad.jvp(f, (x,), (v,))
+    h = 1e-6
+    fd = (np_fn(x + h * v, **np_kw) - np_fn(x - h * v, **np_kw)) / (2 * h)
+    np.testing.assert_allclose(y_dot, fd, rtol=1e-6, atol=1e-8)
+    _, back = ourad.vjp(f, x)
+    (x_bar,) = back(u)
+    assert np.shape(x_bar) == x.shape
+    np.testing.assert_allclose(np.sum(x_bar * v), np.sum(u * fd), rtol=1e-6, atol=1e-8)
+
+
+def test_mean_over_one_axis_divides_by_that_axis_alone():
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(ourad.xp.mean(x, axis=0), [1.5, 2.5, 3.5])
+    np.testing.assert_array_equal(ourad.grad(lambda v: ourad.xp.sum(ourad.xp.mean(v, axis=0)))(x),
+                                  np.full((2, 3), 0.5))
