@@ -93,16 +93,32 @@ _live: dict[int, "_Trace"] = {}
 _level_ids = itertools.count()
 
 
+class ConcretizationTypeError(TypeError):
+    """A traced value was turned into a plain number or array, which would silently drop its
+    derivative (as JAX's error of the same name)."""
+
+
+def _refuse(what):
+    def refuse(self, *args, **kwargs):
+        raise ConcretizationTypeError(
+            f"ourad: {what} of a traced value ({type(self).__name__} of shape {self.shape}) "
+            "would lose its derivative; use ourad.xp ops instead (xp.stop_gradient(x) for a "
+            "value meant as a constant)")
+    return refuse
+
+
 class Tracer:
-    """A value being differentiated. Operators dispatch to `ourad.xp`; comparisons and
-    `bool` look at the primal alone and give plain booleans."""
+    """A value being differentiated. Operators dispatch to `ourad.xp`. Comparisons and
+    `bool` look at the primal alone and give plain booleans, so `if x > 0` and
+    `xp.where(x > 0, ...)` work on traced values; a conversion to a plain number or array
+    would lose the derivative and raises `ConcretizationTypeError`."""
 
     __slots__ = ("level", "primal")
     __array_priority__ = 1000
     __array_ufunc__ = None  # make NumPy defer to our reflected operators
 
     shape = property(lambda self: np.shape(self.primal))
-    dtype = property(lambda self: np.result_type(self.primal))
+    dtype = property(lambda self: np.result_type(primal_of(self)))
     ndim = property(lambda self: np.ndim(self.primal))
     size = property(lambda self: np.size(self.primal))
     T = property(lambda self: _XP.matrix_transpose(self))
@@ -121,7 +137,12 @@ class Tracer:
     __hash__ = object.__hash__
 
     def __bool__(self): return bool(primal_of(self))
-    def __float__(self): return float(primal_of(self))
+
+    __float__ = _refuse("float() (math.* functions call it too)")
+    __int__ = _refuse("int()")
+    __index__ = _refuse("operator.index() (use as an index, a size or a range bound)")
+    __complex__ = _refuse("complex()")
+    __array__ = _refuse("a conversion to a NumPy array (np.asarray() or a NumPy function)")
 
     def __repr__(self):
         return f"{type(self).__name__}(level={self.level}, primal={primal_of(self)!r})"

@@ -1,5 +1,7 @@
 """ourad's public transforms: nesting, broadcasting, errors, kinks, traces and flop counts."""
 import math
+import operator
+import re
 
 import numpy as np
 import pytest
@@ -135,6 +137,39 @@ def test_escaped_tracer_is_reported():
     ourad.grad(lambda x: box.append(x) or x * 1.0)(1.0)
     with pytest.raises(RuntimeError, match="escaped"):
         box[0] * 2.0
+
+
+# Converting a traced value to a plain number or array loses its derivative: refused, naming
+# the conversion, as JAX's ConcretizationTypeError does.
+CONVERSIONS = {
+    "float()": lambda x: x * float(x),
+    "int()": lambda x: x * int(x),
+    "operator.index()": lambda x: x * [1.0, 2.0][operator.index(x)],
+    "complex()": lambda x: x * complex(x).real,
+    "math.sin()": lambda x: x * math.sin(x),
+    "np.mean()": lambda x: x * np.mean(x),
+    "np.asarray()": lambda x: x * np.asarray(x),
+}
+
+
+@pytest.mark.parametrize("conversion", CONVERSIONS)
+@pytest.mark.parametrize("mode", MODES)
+def test_converting_a_traced_value_raises_naming_the_conversion(conversion, mode):
+    want = {"math.sin()": "float()", "np.mean()": "NumPy", "np.asarray()": "NumPy",
+            "operator.index()": "index"}.get(conversion, conversion)
+    with pytest.raises(TypeError, match=rf"{re.escape(want)}.*traced value.*ourad\.xp"):
+        MODES[mode](CONVERSIONS[conversion])(1.0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_comparisons_and_branches_on_traced_values_still_work(mode):
+    def f(x):
+        y = xp.where(x > 0, x * x, -x)
+        if x > 0 and y:             # plain booleans: branch on the primal
+            return y * 3.0
+        return y
+    assert MODES[mode](f)(2.0) == 12.0
+    assert MODES[mode](f)(-2.0) == -1.0
 
 
 # --- the trace --------------------------------------------------------------------------------
