@@ -353,19 +353,33 @@ def bind(prim: Primitive, *args, **params):
 # ---------------------------------------------------------------------------------------------
 # Checking inputs
 
-def _check_float(x, what):
+def _check_float(x, what, name="inputs"):
+    """x as a real floating-point value, or a TypeError naming `what`, `name` and the dtype."""
     if type(x) is float or isinstance(x, Tracer):
         return x
-    if isinstance(x, bool) or isinstance(x, (int, complex)) and not isinstance(x, float):
-        raise TypeError(f"ourad.{what}: inputs must be real floating point, got Python "
+    if x is None:
+        raise TypeError(f"ourad.{what}: {name} must be real floating point, got None")
+    if isinstance(x, (bool, int, complex)) and not isinstance(x, float):
+        raise TypeError(f"ourad.{what}: {name} must be real floating point, got Python "
                         f"{type(x).__name__} {x!r}; pass a float (e.g. {float(x.real)!r})")
     if isinstance(x, float):
         return x
     x = np.asarray(x) if not isinstance(x, np.ndarray) else x
     if x.dtype.kind != "f":
-        raise TypeError(f"ourad.{what}: inputs must be real floating point, got dtype "
+        raise TypeError(f"ourad.{what}: {name} must be real floating point, got dtype "
                         f"{x.dtype}; cast with .astype(float)")
     return x
+
+
+def _check_cotangent(ct, out, what):
+    if type(ct) is float and type(out) is float:   # the scalar case, first
+        return ct
+    if ct is None:
+        raise TypeError(f"ourad.{what}: the cotangent is None; pass an array of shape "
+                        f"{shape_of(out)}, the output's (e.g. ones for a gradient)")
+    ct = _check_float(ct, what, "the cotangent")
+    _same_shape(what, out, ct, "the cotangent")
+    return ct
 
 
 def _zeros_like(x):
@@ -397,6 +411,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence):
     if len(primals) != len(tangents):
         raise ValueError(f"ourad.jvp: {len(primals)} primals but {len(tangents)} tangents")
     primals = tuple(_check_float(p, "jvp") for p in primals)
+    tangents = tuple(_check_float(t, "jvp", "a tangent") for t in tangents)
     for p, t in zip(primals, tangents):
         _same_shape("jvp", p, t, "a tangent")
     with _JVPTrace() as tr:
@@ -431,7 +446,7 @@ def vjp(f: Callable, *primals, _caller: str = "vjp"):
     leaves = [i.node for i in ins]
 
     def vjp_fn(y_bar):
-        _same_shape(_caller, out_primal, y_bar, "the cotangent")
+        y_bar = _check_cotangent(y_bar, out_primal, _caller)
         if not is_tracer:
             return tuple(_zeros_like(p) for p in primals)
         with tr:  # the level must be live while the tape is walked (nested use)

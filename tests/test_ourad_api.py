@@ -139,6 +139,30 @@ def test_escaped_tracer_is_reported():
         box[0] * 2.0
 
 
+def test_integer_bool_and_complex_tangents_raise_type_error_naming_dtype():
+    for bad in (np.arange(3), np.ones(3, bool), np.ones(3, complex)):
+        with pytest.raises(TypeError, match=rf"ourad\.jvp: .*tangent.*{bad.dtype}"):
+            ourad.jvp(lambda x: x * 2.0, (np.ones(3),), (bad,))
+    with pytest.raises(TypeError, match=r"ourad\.jvp: .*tangent.*int"):
+        ourad.jvp(lambda x: x * 2.0, (1.0,), (1,))
+
+
+def test_integer_bool_and_complex_cotangents_raise_type_error_naming_dtype():
+    _, back = ourad.vjp(lambda x: x * 2.0, np.ones(3))
+    for bad in (np.arange(3), np.ones(3, bool), np.ones(3, complex)):
+        with pytest.raises(TypeError, match=rf"ourad\.vjp: .*cotangent.*{bad.dtype}"):
+            back(bad)
+    _, back = ourad.vjp(lambda x: x * 2.0, 1.0)
+    with pytest.raises(TypeError, match=r"ourad\.vjp: .*cotangent.*int"):
+        back(1)
+
+
+def test_a_missing_cotangent_is_refused():
+    _, back = ourad.vjp(lambda x: x * 2.0, np.ones(3))
+    with pytest.raises(TypeError, match=r"ourad\.vjp: the cotangent is None.*\(3,\)"):
+        back(None)
+
+
 # Converting a traced value to a plain number or array loses its derivative: refused, naming
 # the conversion, as JAX's ConcretizationTypeError does.
 CONVERSIONS = {
