@@ -131,8 +131,10 @@ def softmax(x, axis=-1):
 
 
 def stop_gradient(x):
-    """The value of x as a constant to every transform."""
-    return primal_of(x)
+    """The value of x as a constant to every transform: a copy of it, never the buffer of
+    the caller's input (nor of an intermediate a reverse pass still needs)."""
+    p = primal_of(x)
+    return p.copy() if isinstance(p, np.ndarray) else p
 
 
 # --- constructors and plain (non-differentiable) helpers ---------------------------------------

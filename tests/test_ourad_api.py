@@ -196,6 +196,20 @@ def test_comparisons_and_branches_on_traced_values_still_work(mode):
     assert MODES[mode](f)(-2.0) == -1.0
 
 
+def test_stop_gradient_never_hands_out_the_callers_buffer():
+    a = np.array([1.0, 2.0])
+
+    def f(v):
+        c = xp.stop_gradient(v)
+        c[0] = 99.0           # a constant of f's own: writing to it must not reach the caller
+        return xp.sum(v * c)
+    g = ourad.grad(f)(a)
+    np.testing.assert_array_equal(a, [1.0, 2.0])
+    np.testing.assert_array_equal(g, [99.0, 2.0])
+    y, _ = ourad.jvp(lambda v: v * xp.stop_gradient(v), (a,), (np.ones(2),))
+    np.testing.assert_array_equal(y, [1.0, 4.0])
+
+
 # --- the trace --------------------------------------------------------------------------------
 
 def test_trace_reproduces_the_printed_primal_column():
