@@ -22,6 +22,7 @@ weight-gradient products.
 from __future__ import annotations
 
 import itertools
+import numbers
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -232,7 +233,7 @@ class _VJPTrace(_Trace):
     def __init__(self):
         super().__init__()
         self.tape: list[VJPTracer] = []
-        self.kept = False
+        self.dirty = False   # cotangents may be left on the tape (a kept or a failed walk)
 
     def process(self, prim, args, params):
         lvl = self.level
@@ -263,19 +264,22 @@ class _VJPTrace(_Trace):
     def leaf(self, x):
         return VJPTracer(self.level, x, None, (), None, ())
 
-    def backward(self, out_node, ct, leaves, keep=False):
-        """Walk the tape from its end, sending cotangents to parents. The tape is in execution
-        order, so its reverse is a topological order: no recursion, no sort. With `keep`, every
-        node keeps its cotangent (for `ourad.trace`); else each is dropped once sent on."""
+    def backward(self, seeds, leaves, keep=False):
+        """Walk the tape from its end, sending cotangents to parents; `seeds` are (node,
+        cotangent) pairs of the outputs. The tape is in execution order, so its reverse is a
+        topological order: no recursion, no sort. With `keep`, every node keeps its cotangent
+        (for `ourad.trace`); else each is dropped once sent on. Returns the leaves' cotangents
+        (None for a leaf no output depends on)."""
         # with no other transform live, every value the rules see is concrete
         xp = _CONCRETE[bool(_counters)] if len(_live) == 1 else _XP
-        if self.kept:   # a walk with `keep` left cotangents behind
+        if self.dirty:
             for n in self.tape:
                 n.ct = None
-        self.kept = keep
+        self.dirty = True
         for n in leaves:
             n.ct = None
-        out_node.ct = ct
+        for node, ct in seeds:
+            node.ct = ct if node.ct is None else xp.add(node.ct, ct)
         for node in reversed(self.tape):
             g = node.ct
             if g is None:
@@ -293,6 +297,7 @@ class _VJPTrace(_Trace):
                 if type(gi) is not float:
                     gi = unbroadcast(xp, gi, shape_of(args[i]))
                 parent.ct = gi if parent.ct is None else xp.add(parent.ct, gi)
+        self.dirty = keep
         return [n.ct for n in leaves]
 
 
@@ -382,14 +387,19 @@ def _check_cotangent(ct, out, what):
     return ct
 
 
+def _float_dtype(*values):
+    dts = [np.result_type(primal_of(v)) for v in values]
+    return next((dt for dt in dts if dt.kind == "f"), np.dtype(np.float64))
+
+
 def _zeros_like(x):
     p = primal_of(x)
-    return 0.0 if isinstance(p, float) else np.zeros(np.shape(p), np.result_type(p))
+    return 0.0 if isinstance(p, float) else np.zeros(np.shape(p), _float_dtype(p))
 
 
 def _ones_like(x):
     p = primal_of(x)
-    return 1.0 if isinstance(p, float) else np.ones(np.shape(p), np.result_type(p))
+    return 1.0 if isinstance(p, float) else np.ones(np.shape(p), _float_dtype(p))
 
 
 def _same_shape(what, expected, got, name):
@@ -397,6 +407,64 @@ def _same_shape(what, expected, got, name):
     if es != gs:
         raise ValueError(f"ourad.{what}: {name} has shape {gs}, expected shape {es} "
                          "(the shape of the value it pairs with)")
+
+
+# ---------------------------------------------------------------------------------------------
+# What comes out: an array, or tuples and lists of them
+
+_LEAF = (Tracer, np.ndarray, numbers.Number)
+
+
+def _flatten(out, what):
+    """f's output as a flat list of arrays and its structure (None for one array)."""
+    if isinstance(out, _LEAF):
+        return [out], None
+    if not isinstance(out, (tuple, list)):
+        raise TypeError(f"ourad.{what}: f must return an array, a scalar, or a tuple or list "
+                        f"of them; got {type(out).__name__}")
+    flat, children = [], []
+    for o in out:
+        leaves, structure = _flatten(o, what)
+        flat += leaves
+        children.append(structure)
+    return flat, (type(out), children)
+
+
+def _unflatten(structure, flat):
+    it = iter(flat)
+
+    def build(s):
+        if s is None:
+            return next(it)
+        typ, children = s
+        items = [build(c) for c in children]
+        return typ(items) if typ in (tuple, list) else typ(*items)   # a namedtuple
+    return build(structure)
+
+
+def _describe(structure):
+    if structure is None:
+        return "array"
+    typ, children = structure
+    inner = ", ".join(_describe(c) for c in children)
+    if issubclass(typ, list):
+        return f"[{inner}]"
+    return f"({inner}{',' if len(children) == 1 else ''})"
+
+
+def _match(structure, ct, what, whole=None):
+    """The leaves of a cotangent that must have the structure of f's output."""
+    if structure is None:
+        return [ct]
+    whole = structure if whole is None else whole
+    typ, children = structure
+    if not isinstance(ct, (tuple, list)) or len(ct) != len(children):
+        got = (f"a {type(ct).__name__} of {len(ct)}" if isinstance(ct, (tuple, list))
+               else type(ct).__name__)
+        where = "" if structure is whole else f" (at its part {_describe(structure)})"
+        raise ValueError(f"ourad.{what}: the cotangent must have the structure of f's "
+                         f"output, {_describe(whole)}; got {got}{where}")
+    return [leaf for c, s in zip(ct, children) for leaf in _match(s, c, what, whole)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,45 +483,48 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence):
     for p, t in zip(primals, tangents):
         _same_shape("jvp", p, t, "a tangent")
     with _JVPTrace() as tr:
-        ins = [JVPTracer(tr.level, p, t) for p, t in zip(primals, tangents)]
-        out = f(*ins)
-        return _unpack_jvp(tr, out)
-
-
-def _unpack_jvp(tr, out):
-    if isinstance(out, (tuple, list)):
-        pairs = [_unpack_jvp(tr, o) for o in out]
-        return type(out)(p for p, _ in pairs), type(out)(t for _, t in pairs)
-    if isinstance(out, JVPTracer) and out.level == tr.level:
-        return out.primal, out.tangent
-    return out, _zeros_like(out)
+        out = f(*[JVPTracer(tr.level, p, t) for p, t in zip(primals, tangents)])
+        lvl = tr.level
+        if isinstance(out, JVPTracer) and out.level == lvl:   # the common case, first
+            return out.primal, out.tangent
+        flat, structure = _flatten(out, "jvp")
+        pairs = [(o.primal, o.tangent) if isinstance(o, JVPTracer) and o.level == lvl
+                 else (o, _zeros_like(o)) for o in flat]
+        return (_unflatten(structure, [p for p, _ in pairs]),
+                _unflatten(structure, [t for _, t in pairs]))
 
 
 def vjp(f: Callable, *primals, _caller: str = "vjp"):
     """Reverse mode: `(f(*primals), vjp_fn)` where `vjp_fn(y_bar)` gives one cotangent per
-    primal. `vjp_fn` may be called any number of times.
+    primal; `y_bar` has the structure of f's output (an array, or a tuple or list of them).
+    `vjp_fn` may be called any number of times.
 
     >>> y, back = ourad.vjp(lambda x, w: x @ w, x, w)
     >>> x_bar, w_bar = back(np.ones_like(y))
     """
-    primals = tuple(_check_float(p, _caller) for p in primals)
+    primals = tuple([_check_float(p, _caller) for p in primals])
     tr = _VJPTrace()
     with tr:
-        ins = [tr.leaf(p) for p in primals]
-        out = f(*ins)
-    is_tracer = isinstance(out, VJPTracer) and out.level == tr.level
-    out_primal = out.primal if is_tracer else out
-    leaves = [i.node for i in ins]
+        leaves = [tr.leaf(p) for p in primals]
+        out = f(*leaves)
+    if isinstance(out, VJPTracer) and out.level == tr.level:   # the common case, first
+        structure, nodes, outs = None, [out], [out.primal]
+    else:
+        flat, structure = _flatten(out, _caller)
+        nodes = [o if isinstance(o, VJPTracer) and o.level == tr.level else None for o in flat]
+        outs = [o.primal if n is not None else o for o, n in zip(flat, nodes)]
 
     def vjp_fn(y_bar):
-        y_bar = _check_cotangent(y_bar, out_primal, _caller)
-        if not is_tracer:
-            return tuple(_zeros_like(p) for p in primals)
+        cts = [y_bar] if structure is None else _match(structure, y_bar, _caller)
+        cts = [_check_cotangent(ct, o, _caller) for ct, o in zip(cts, outs)]
+        seeds = [(n, ct) for n, ct in zip(nodes, cts) if n is not None]
+        if not seeds:
+            return tuple([_zeros_like(p) for p in primals])
         with tr:  # the level must be live while the tape is walked (nested use)
-            cts = tr.backward(out.node, y_bar, leaves)
-        return tuple(_zeros_like(p) if c is None else c for c, p in zip(cts, primals))
+            x_bars = tr.backward(seeds, leaves)
+        return tuple([_zeros_like(p) if c is None else c for c, p in zip(x_bars, primals)])
 
-    return out_primal, vjp_fn
+    return (outs[0] if structure is None else _unflatten(structure, outs)), vjp_fn
 
 
 def _at(f, args, nums):
@@ -479,9 +550,10 @@ def value_and_grad(f: Callable, argnums=0):
 
     def wrapped(*args):
         out, back = vjp(_at(f, args, nums), *[args[i] for i in nums], _caller="grad")
-        if shape_of(out) != ():
-            raise ValueError(f"ourad.grad: f must return a scalar, got shape "
-                             f"{shape_of(out)}; use jacrev or vjp")
+        if isinstance(out, (tuple, list)) or shape_of(out) != ():
+            got = "a " + type(out).__name__ if isinstance(out, (tuple, list)) else \
+                f"shape {shape_of(out)}"
+            raise ValueError(f"ourad.grad: f must return a scalar, got {got}; use jacrev or vjp")
         cts = back(_ones_like(out))
         return out, (cts[0] if isinstance(argnums, int) else cts)
 
@@ -498,34 +570,50 @@ def grad(f: Callable, argnums=0):
 
 
 def _basis(x):
+    """The unit arrays of x's shape, one per entry, in a floating dtype."""
     p = primal_of(x)
-    n = int(np.size(p))
-    dt = np.result_type(p) if not isinstance(p, float) else np.float64
-    eye = np.eye(n, dtype=dt)
-    return [eye[k].reshape(np.shape(p)) for k in range(n)]
+    eye = np.eye(int(np.size(p)), dtype=_float_dtype(p))
+    return [row.reshape(np.shape(p)) for row in eye]
 
 
 def jacfwd(f: Callable, argnums: int = 0):
-    """The Jacobian by forward mode, one column per input entry; shape out.shape + in.shape."""
+    """The Jacobian by forward mode, one column per input entry; shape out.shape + in.shape
+    (a tuple or list of such for several outputs).
+
+    >>> ourad.jacfwd(lambda v: xp.sin(v))(np.zeros(3))   # the 3 x 3 identity
+    """
     def wrapped(*args):
         x = _check_float(args[argnums], "jacfwd")
         g = _at(f, args, (argnums,))
-        pairs = [jvp(g, (x,), (e,)) for e in _basis(x)]
-        xp = _xp()
-        J = xp.stack([t for _, t in pairs], axis=-1)
-        return xp.reshape(J, np.shape(primal_of(pairs[0][0])) + np.shape(primal_of(x)))
+        columns = [jvp(g, (x,), (e,)) for e in _basis(x)]
+        flat, structure = _flatten(columns[0][0], "jacfwd")
+        tangents = [_flatten(t, "jacfwd")[0] for _, t in columns]
+        blocks = [_xp().reshape(_xp().stack([t[k] for t in tangents], axis=-1),
+                                shape_of(o) + shape_of(x)) for k, o in enumerate(flat)]
+        return blocks[0] if structure is None else _unflatten(structure, blocks)
     return wrapped
 
 
 def jacrev(f: Callable, argnums: int = 0):
-    """The Jacobian by reverse mode, one row per output entry; shape out.shape + in.shape."""
+    """The Jacobian by reverse mode, one row per output entry; shape out.shape + in.shape
+    (a tuple or list of such for several outputs).
+
+    >>> ourad.jacrev(lambda v: xp.sum(v * v))(np.ones(3))   # [2, 2, 2]
+    """
     def wrapped(*args):
         x = _check_float(args[argnums], "jacrev")
-        y, back = vjp(_at(f, args, (argnums,)), x)
-        rows = [back(e)[0] for e in _basis(y)]
-        xp = _xp()
-        J = xp.stack(rows, axis=0)
-        return xp.reshape(J, np.shape(primal_of(y)) + np.shape(primal_of(x)))
+        y, back = vjp(_at(f, args, (argnums,)), x, _caller="jacrev")
+        flat, structure = _flatten(y, "jacrev")
+        zeros = [_zeros_like(o) for o in flat]
+        blocks = []
+        for k, o in enumerate(flat):
+            rows = []
+            for e in _basis(o):
+                cts = zeros[:k] + [e] + zeros[k + 1:]
+                rows.append(back(cts[0] if structure is None else _unflatten(structure, cts))[0])
+            shape = shape_of(o) + shape_of(x)
+            blocks.append(_xp().reshape(_xp().stack(rows, axis=0), shape))
+        return blocks[0] if structure is None else _unflatten(structure, blocks)
     return wrapped
 
 

@@ -104,7 +104,7 @@ def trace(f, *primals, tangents=None, cotangent=None, names=None) -> Trace:
     if isinstance(out, VJPTracer) and out.level == tr.level:
         y_bar = np.ones_like(out.primal) if cotangent is None else cotangent
         with tr:
-            tr.backward(out.node, y_bar, [leaf.node for leaf in ins], keep=True)
+            tr.backward([(out, y_bar)], [leaf.node for leaf in ins], keep=True)
         nodes = [leaf.node for leaf in ins] + tr.tape
         for e, node in zip(entries, nodes):
             e.adjoint = node.ct

@@ -210,6 +210,53 @@ def test_stop_gradient_never_hands_out_the_callers_buffer():
     np.testing.assert_array_equal(y, [1.0, 4.0])
 
 
+# --- several outputs --------------------------------------------------------------------------
+
+def two_outputs(x):
+    return x * 2.0, [xp.sin(x), 3.0 * xp.ones_like(x)]
+
+
+def test_vjp_of_several_outputs_returns_arrays_and_takes_a_matching_cotangent():
+    x = np.array([0.5, -1.0, 2.0])
+    y, back = ourad.vjp(two_outputs, x)
+    assert type(y) is tuple and type(y[1]) is list
+    assert all(type(v) is np.ndarray for v in (y[0], *y[1]))
+    np.testing.assert_array_equal(y[0], 2 * x)
+    np.testing.assert_array_equal(y[1][0], np.sin(x))
+    u0, u1, u2 = np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.5, 4.0]), np.ones(3)
+    (x_bar,) = back((u0, [u1, u2]))
+    np.testing.assert_allclose(x_bar, 2 * u0 + np.cos(x) * u1, rtol=1e-15)
+    # the same output twice: its cotangents add up
+    _, back2 = ourad.vjp(lambda v: (v * 2.0, v * 2.0), x)
+    np.testing.assert_array_equal(back2((u0, u1))[0], 2 * (u0 + u1))
+
+
+def test_vjp_of_several_outputs_refuses_a_cotangent_of_another_structure():
+    x = np.ones(3)
+    _, back = ourad.vjp(two_outputs, x)
+    with pytest.raises(ValueError, match="structure"):
+        back(np.ones(3))
+    with pytest.raises(ValueError, match="structure"):
+        back((np.ones(3), np.ones(3)))
+    with pytest.raises(ValueError, match=r"\(2,\).*\(3,\)"):
+        back((np.ones(3), [np.ones(2), np.ones(3)]))
+
+
+def test_output_that_is_no_array_is_refused_naming_its_type():
+    for transform in (lambda f: ourad.vjp(f, 1.0), lambda f: ourad.jvp(f, (1.0,), (1.0,))):
+        with pytest.raises(TypeError, match="dict"):
+            transform(lambda x: {"y": x})
+
+
+@pytest.mark.parametrize("jac", [ourad.jacfwd, ourad.jacrev])
+def test_jacobian_of_several_outputs_has_one_block_per_output(jac):
+    x = np.array([0.5, -1.0, 2.0])
+    J = jac(two_outputs)(x)
+    np.testing.assert_allclose(J[0], 2 * np.eye(3))
+    np.testing.assert_allclose(J[1][0], np.diag(np.cos(x)), rtol=1e-15)
+    np.testing.assert_array_equal(J[1][1], np.zeros((3, 3)))
+
+
 # --- the trace --------------------------------------------------------------------------------
 
 def test_trace_reproduces_the_printed_primal_column():
