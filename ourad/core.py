@@ -576,6 +576,13 @@ def _basis(x):
     return [row.reshape(np.shape(p)) for row in eye]
 
 
+def _empty_jacobians(y, x, what):
+    """The Jacobians of an output with respect to an input of no entries (or the reverse)."""
+    flat, structure = _flatten(y, what)
+    blocks = [np.zeros(shape_of(o) + shape_of(x), _float_dtype(o, x)) for o in flat]
+    return blocks[0] if structure is None else _unflatten(structure, blocks)
+
+
 def jacfwd(f: Callable, argnums: int = 0):
     """The Jacobian by forward mode, one column per input entry; shape out.shape + in.shape
     (a tuple or list of such for several outputs).
@@ -586,6 +593,8 @@ def jacfwd(f: Callable, argnums: int = 0):
         x = _check_float(args[argnums], "jacfwd")
         g = _at(f, args, (argnums,))
         columns = [jvp(g, (x,), (e,)) for e in _basis(x)]
+        if not columns:   # x has no entries: f's value alone gives the shapes
+            return _empty_jacobians(g(x), x, "jacfwd")
         flat, structure = _flatten(columns[0][0], "jacfwd")
         tangents = [_flatten(t, "jacfwd")[0] for _, t in columns]
         blocks = [_xp().reshape(_xp().stack([t[k] for t in tangents], axis=-1),
@@ -612,7 +621,8 @@ def jacrev(f: Callable, argnums: int = 0):
                 cts = zeros[:k] + [e] + zeros[k + 1:]
                 rows.append(back(cts[0] if structure is None else _unflatten(structure, cts))[0])
             shape = shape_of(o) + shape_of(x)
-            blocks.append(_xp().reshape(_xp().stack(rows, axis=0), shape))
+            blocks.append(_xp().reshape(_xp().stack(rows, axis=0), shape) if rows else
+                          np.zeros(shape, _float_dtype(o, x)))
         return blocks[0] if structure is None else _unflatten(structure, blocks)
     return wrapped
 

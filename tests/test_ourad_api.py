@@ -257,6 +257,22 @@ def test_jacobian_of_several_outputs_has_one_block_per_output(jac):
     np.testing.assert_array_equal(J[1][1], np.zeros((3, 3)))
 
 
+@pytest.mark.parametrize("jac", [ourad.jacfwd, ourad.jacrev])
+@pytest.mark.parametrize("f,x,shape", [
+    (lambda v: v * 2.0, np.zeros(0), (0, 0)),
+    (lambda v: xp.sum(v), np.zeros(0), (0,)),
+    (lambda v: v[:0], np.ones(3), (0, 3)),
+    (lambda v: xp.reshape(v, (2, 0)) * 2.0, np.zeros((0, 2)), (2, 0, 0, 2)),
+])
+def test_empty_jacobian_has_shape_out_by_in(jac, f, x, shape):
+    J = jac(f)(x)
+    assert np.shape(J) == shape and np.result_type(J) == np.float64
+
+
+def test_hessian_of_a_function_of_no_entries_is_empty():
+    assert np.shape(ourad.hessian(lambda v: xp.sum(v * v))(np.zeros(0))) == (0, 0)
+
+
 # --- the trace --------------------------------------------------------------------------------
 
 def test_trace_reproduces_the_printed_primal_column():
