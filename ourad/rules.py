@@ -544,17 +544,21 @@ defrule("scatter_add", _scatter_impl,
         flops=lambda y, g, idx, shape: np.size(g), sample=_sample_scatter)
 
 
-class _Each:
-    """Rules for a primitive of any number of inputs: `rule(i, ...)` serves input i."""
+class EachInput:
+    """The rules of a primitive of any number of inputs: `rules[i]` serves input i. It has no
+    length and cannot be iterated (it would never end): index it by the inputs of a call."""
 
     def __init__(self, rule):
         self.rule = rule
 
     def __getitem__(self, i):
+        if not isinstance(i, int) or i < 0:
+            raise IndexError(f"an input's position, got {i!r}")
         return lambda *a, **k: self.rule(i, *a, **k)
 
-    def __len__(self):
-        return 1
+    def __iter__(self):
+        raise TypeError("rules for any number of inputs cannot be iterated; index them by "
+                        "the position of an input of a call")
 
 
 def _concat_jvp(i, xp, x_dot, y, *xs, axis):
@@ -571,5 +575,6 @@ def _concat_vjp(i, xp, y_bar, y, *xs, axis):
 
 
 defrule("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
-        jvp=_Each(_concat_jvp), vjp=_Each(_concat_vjp), flops=_zero, sample=_sample_concat)
+        jvp=EachInput(_concat_jvp), vjp=EachInput(_concat_vjp), flops=_zero,
+        sample=_sample_concat)
 

@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 
 import ourad
 from ourad.core import bind
-from ourad.rules import RULES
+from ourad.rules import RULES, EachInput
 
 NAMES = sorted(RULES)
 seeds = st.integers(0, 2**32 - 1)
@@ -37,11 +37,30 @@ def _central(f, xs, vs, h):
     return (np.asarray(plus) - np.asarray(minus)) / (2 * h)
 
 
-def test_every_rule_has_both_modes_a_sampler_and_a_flop_count():
-    for name, prim in RULES.items():
-        assert prim.jvp is not None and prim.vjp is not None, name
-        assert len(prim.jvp) == len(prim.vjp), name
-        assert callable(prim.sample) and callable(prim.flops), name
+@pytest.mark.parametrize("name", NAMES)
+def test_every_input_has_both_rules_or_neither_and_the_rule_has_a_sampler_and_flops(name):
+    prim = RULES[name]
+    assert callable(prim.sample) and callable(prim.flops), name
+    for seed in range(20):   # several drawn calls: a variadic primitive gets several arities
+        args, params = prim.sample(np.random.default_rng(seed))
+        if not isinstance(prim.jvp, EachInput):
+            assert len(prim.jvp) == len(prim.vjp) == len(args), name
+        for i, a in enumerate(args):
+            jvp_i, vjp_i = prim.jvp[i], prim.vjp[i]
+            assert (jvp_i is None) == (vjp_i is None), (name, i)
+            if np.asarray(a).dtype.kind == "f":   # every floating input is differentiable
+                assert callable(jvp_i) and callable(vjp_i), (name, i)
+
+
+def test_rules_of_any_number_of_inputs_refuse_to_be_iterated():
+    variadic = [n for n in NAMES if isinstance(RULES[n].jvp, EachInput)]
+    assert variadic == ["concatenate"]
+    for name in variadic:
+        for rules in (RULES[name].jvp, RULES[name].vjp):
+            with pytest.raises(TypeError, match="index them"):
+                list(rules)
+            with pytest.raises(TypeError):
+                len(rules)
 
 
 @pytest.mark.parametrize("name", NAMES)
