@@ -32,14 +32,15 @@ __all__ = ["Primitive", "bind", "jvp", "vjp", "grad", "value_and_grad", "jacfwd"
 
 
 class Primitive:
-    """One operation: its NumPy implementation, one JVP and one VJP function per input, and
-    its flop count. Built by `ourad.rules.defrule`; see that module for the table."""
+    """One operation: its NumPy implementation, one JVP and one VJP rule per input, its flop
+    count, a sampler of its domain and its kinks. Built by `ourad.rules.defrule`, which
+    documents the fields; the traces read `jvp` and `vjp` at every use."""
 
-    __slots__ = ("name", "impl", "jvp", "vjp", "flops", "sample", "kink", "doc")
+    __slots__ = ("name", "impl", "jvp", "vjp", "partials", "flops", "sample", "kink")
 
-    def __init__(self, name, impl, jvp, vjp, flops, sample=None, kink=None, doc=""):
+    def __init__(self, name, impl, jvp, vjp, flops, sample=None, kink=None, partials=None):
         self.name, self.impl, self.jvp, self.vjp, self.flops = name, impl, jvp, vjp, flops
-        self.sample, self.kink, self.doc = sample, kink, doc
+        self.sample, self.kink, self.partials = sample, kink, partials
 
     def __repr__(self):
         return f"Primitive({self.name})"

@@ -63,6 +63,12 @@ def test_rules_of_any_number_of_inputs_refuse_to_be_iterated():
                 len(rules)
 
 
+@pytest.mark.parametrize("name", [n for n in NAMES if RULES[n].partials is not None])
+def test_elementwise_rules_are_one_map_in_both_modes(name):
+    prim = RULES[name]
+    assert prim.jvp is prim.vjp and len(prim.jvp) == len(prim.partials), name
+
+
 @pytest.mark.parametrize("name", NAMES)
 @given(seed=seeds)
 def test_jvp_matches_central_differences(name, seed):
