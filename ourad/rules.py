@@ -37,7 +37,7 @@ import operator
 import numpy as np
 
 from . import sampling
-from .core import Primitive, Tracer, primal_of, unbroadcast
+from .primitive import Primitive, Tracer, primal_of, shape_of
 
 RULES: dict[str, Primitive] = {}
 
@@ -107,6 +107,22 @@ class EachInput:
     def __iter__(self):
         raise TypeError("rules for any number of inputs cannot be iterated; index them by "
                         "the position of an input of a call")
+
+
+def unbroadcast(xp, g, shape):
+    """Sum a cotangent back to the shape of the input that was broadcast. The one place in
+    ourad where broadcasting is undone."""
+    gshape = shape_of(g)
+    if gshape == tuple(shape):
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and gshape[lead + i] != 1)
+    if axes:
+        g = xp.sum(g, axis=axes)
+    if shape_of(g) != tuple(shape):
+        g = xp.reshape(g, shape)
+    return g
 
 
 def _size(y, *args, **params):

@@ -1,13 +1,17 @@
 """Every primitive of ourad's rule table: JVP against central differences, VJP against JVP, second
-order, and every reduction of ourad.xp over every axis."""
+order, the namespace against the table, and every reduction of ourad.xp over every axis."""
+import ast
+import functools
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 import ourad
-from ourad.core import bind
+import ourad.xp as xp_module
+from ourad.primitive import bind
 from ourad.rules import RULES, EachInput
 
 NAMES = sorted(RULES)
@@ -134,6 +138,37 @@ def test_python_floats_give_the_same_derivatives_as_arrays(name):
     # tanh's 1 - y^2 turns that into an absolute (not relative) difference of a few ulps of 1
     np.testing.assert_allclose(np.asarray(g_float), np.asarray(g_array, float),
                                rtol=8 * np.finfo(float).eps, atol=8 * np.finfo(float).eps)
+
+
+# --- the namespace and the table agree -----------------------------------------------------------
+
+def test_namespace_writes_out_every_primitive_for_static_analysis():
+    # names injected at import time are invisible to pyflakes and IDEs: each must be written
+    tree = ast.parse(Path(xp_module.__file__).read_text())
+    written = {t.id for node in tree.body if isinstance(node, ast.Assign)
+               for t in node.targets if isinstance(t, ast.Name)}
+    written |= {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert set(RULES) <= written, sorted(set(RULES) - written)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_namespace_op_binds_the_primitive_of_its_name(name):
+    prim = RULES[name]
+    args, params = prim.sample(np.random.default_rng(0))
+    fn = getattr(ourad.xp, name)
+    with ourad.count_flops() as c:
+        fn(list(args), **params) if isinstance(prim.jvp, EachInput) else fn(*args, **params)
+    assert c.calls == {name: 1}
+
+
+def test_every_op_line_of_the_namespace_names_its_primitive():
+    aliases = {"power": "pow"}
+    ops = {n: fn for n, fn in vars(xp_module).items()
+           if isinstance(fn, functools.partial) and fn.func is bind}
+    assert ops, "no op lines found"
+    for n, fn in ops.items():
+        prim = fn.args[0]
+        assert RULES[prim.name] is prim and aliases.get(n, n) == prim.name, n
 
 
 # --- the reductions of ourad.xp, primitives and composites alike, over every axis --------------
