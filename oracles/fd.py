@@ -69,7 +69,8 @@ class FiniteDifferences:
         if method not in ("central", "forward", "backward", "richardson", "complex"):
             raise ValueError(f"fd: unknown method {method!r}")
         self.method, self.step, self.dtype = method, step, np.dtype(dtype)
-        self.evaluations = 0
+        self.evaluations = 0   # of f at one point each (a batched call of k points counts k)
+        self.calls = 0
         self.last: Estimate | None = None
 
     # --- the protocol ---------------------------------------------------------------------
@@ -110,6 +111,7 @@ class FiniteDifferences:
 
     def _eval(self, f, primals, t=0.0, tangents=None):
         self.evaluations += 1
+        self.calls += 1
         args = [np.asarray(p, self.dtype) for p in primals]
         if t != 0.0:
             args = [a + np.asarray(t * np.asarray(v, self.dtype)) for a, v in zip(args, tangents)]
@@ -134,6 +136,7 @@ class FiniteDifferences:
             h = 1e-20 * scale
             try:
                 self.evaluations += 1
+                self.calls += 1
                 args = [np.asarray(p, complex) + 1j * h * np.asarray(v, float)
                         for p, v in zip(primals, tangents)]
                 val = np.imag(np.asarray(f(xp, *args))) / h
@@ -216,8 +219,10 @@ class FiniteDifferences:
 
     def gradient(self, f, x, h: float, batched: bool = True):
         """The notes' formula, literally: (f(x + h e_i) - f(x)) / h for i = 1..n, with a fixed
-        h; n + 1 evaluations of f. With `batched`, the n + 1 points go to f in one call when
-        f maps a leading batch axis through (checked, else one call per point)."""
+        h, at n + 1 points. With `batched`, the n + 1 points go to f in one call when f maps a
+        leading batch axis through (checked by the output's shape and one more evaluation at
+        x: n + 2 evaluations in two calls), else one call per point (after the failed batched
+        call). Every evaluation is counted, a batch of k points as k (`calls` counts calls)."""
         x = np.asarray(x, self.dtype)
         n = x.size
         points = np.concatenate([x[None], x[None] + h * np.eye(n, dtype=self.dtype)
@@ -225,15 +230,20 @@ class FiniteDifferences:
         values = None
         if batched:
             try:
-                values = np.asarray(f(xp, points), self.dtype)
-                if values.shape != (n + 1,) or values[0] != np.asarray(f(xp, x)):
+                values = np.asarray(self._call(f, points, batch=n + 1), self.dtype)
+                if values.shape != (n + 1,) or values[0] != np.asarray(self._call(f, x)):
                     values = None
             except Exception:
                 values = None
         if values is None:
-            values = np.array([np.asarray(f(xp, p)) for p in points], dtype=self.dtype)
-        self.evaluations += n + 1
+            values = np.array([np.asarray(self._call(f, p)) for p in points], dtype=self.dtype)
         return ((values[1:] - values[0]) / h).reshape(x.shape)
+
+    def _call(self, f, arg, batch=1):
+        """f(xp, arg), counted: `batch` points are `batch` evaluations in one call."""
+        self.calls += 1
+        self.evaluations += batch
+        return f(xp, arg)
 
     def error_curve(self, f, primals, tangents, exact, steps, method="forward"):
         """|D(h) - exact| for each step h: the notes' 'choose h' trade-off, measured."""

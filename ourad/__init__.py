@@ -5,11 +5,11 @@
 >>> ourad.grad(lambda x: xp.sin(x) * x)(1.0)
 """
 from . import xp
-from .core import (count_flops, grad, hessian, jacfwd, jacrev, jvp, primal_of, value_and_grad,
-                   vjp)
-from .rules import RULES
 from .memory import tune_allocator
+from .primitive import count_flops, primal_of
+from .rules import RULES
 from .trace import trace
+from .transforms import grad, hessian, jacfwd, jacrev, jvp, value_and_grad, vjp
 
 __all__ = ["xp", "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian",
            "count_flops", "trace", "RULES", "primal_of", "tune_allocator"]

@@ -1,14 +1,13 @@
-"""ourad's core: primitives, the two traces (forward and reverse), and the transforms.
+"""ourad's two traces: forward (`JVPTracer`) and reverse (`VJPTracer`, a tape walked backwards).
 
-How it works, in the manner of Autodidax. Every operation is a `Primitive` applied with
-`bind`. A value being differentiated is wrapped in a tracer that belongs to one *level*;
-`bind` hands the operation to the trace of the highest level among its arguments, which
-unwraps its own tracers, binds the primitive again one level down, and wraps the result:
+How it works, in the manner of Autodidax. Every operation is a `Primitive` applied with `bind`
+(`ourad.primitive`), which hands it to the trace of the highest level among its arguments. A
+trace unwraps its own tracers, binds the primitive again one level down, and wraps the result:
 
-- the forward trace (`JVPTracer`) carries a tangent next to each primal and pushes it through
-  the primitive's JVP rule at once;
-- the reverse trace (`VJPTracer`) appends a node to a tape; `vjp_fn` later walks the tape
-  backwards, iteratively, accumulating cotangents with the primitive's VJP rules.
+- the forward trace carries a tangent next to each primal and pushes it through the
+  primitive's JVP rule at once;
+- the reverse trace appends a node to a tape; `backward` later walks the tape backwards,
+  iteratively, accumulating cotangents with the primitive's VJP rules.
 
 Rules call the operations of `ourad.xp`, so when the values they see are themselves tracers of
 an outer level the rules are traced in turn: derivatives of derivatives come for free, and
@@ -17,139 +16,26 @@ because each transform opens a fresh level, nested perturbations never mix.
 Every rule is split per input (one JVP function and one VJP function for each differentiable
 argument). A reverse pass therefore evaluates only the cotangents of inputs that lie on a path
 to what was asked for: differentiating an MLP with respect to its input alone runs no
-weight-gradient products.
+weight-gradient products. The transforms built on these traces are in `ourad.transforms`.
 """
 from __future__ import annotations
 
-import itertools
-from typing import Any, Callable, Sequence
+from . import xp as _xp
+from .primitive import Tracer, bind, counters, live, new_level, shape_of
+from .rules import unbroadcast
+from .xp import CONCRETE, CONCRETE_COUNTED, ArrayOps
 
-import numpy as np
-
-__all__ = ["Primitive", "bind", "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev",
-           "hessian", "count_flops", "Tracer"]
-
-
-class Primitive:
-    """One operation: its NumPy implementation, one JVP and one VJP function per input, and
-    its flop count. Built by `ourad.rules.defrule`; see that module for the table."""
-
-    __slots__ = ("name", "impl", "jvp", "vjp", "flops", "sample", "kink", "doc")
-
-    def __init__(self, name, impl, jvp, vjp, flops, sample=None, kink=None, doc=""):
-        self.name, self.impl, self.jvp, self.vjp, self.flops = name, impl, jvp, vjp, flops
-        self.sample, self.kink, self.doc = sample, kink, doc
-
-    def __repr__(self):
-        return f"Primitive({self.name})"
-
-    def __call__(self, *args, **params):
-        return bind(self, *args, **params)
+__all__ = ["JVPTracer", "VJPTracer", "JVPTrace", "VJPTrace"]
 
 
-# ---------------------------------------------------------------------------------------------
-# Flop accounting: counted where a primitive actually runs on concrete values, so the count of
-# a JVP or a VJP is the count of the work its rules really did.
-
-_counters: list = []
-
-
-class count_flops:
-    """Count the floating-point operations of everything evaluated inside the block.
-
-    >>> with count_flops() as c:
-    ...     _ = ourad.grad(f)(x)
-    >>> c.total, c.by_primitive["matmul"]
-    """
-
-    def __init__(self):
-        self.by_primitive: dict[str, int] = {}
-        self.calls: dict[str, int] = {}
-        self.log: list[tuple] = []   # (primitive, flops, output shape), in execution order
-
-    @property
-    def total(self) -> int:
-        return sum(self.by_primitive.values())
-
-    def __enter__(self):
-        _counters.append(self)
-        return self
-
-    def __exit__(self, *exc):
-        _counters.remove(self)
-        return False
-
-    def _add(self, prim, out, args, params):
-        n = int(prim.flops(out, *args, **params))
-        self.by_primitive[prim.name] = self.by_primitive.get(prim.name, 0) + n
-        self.calls[prim.name] = self.calls.get(prim.name, 0) + 1
-        self.log.append((prim.name, n, shape_of(out)))
-
-
-# ---------------------------------------------------------------------------------------------
-# Tracers and traces
-
-_live: dict[int, "_Trace"] = {}
-_level_ids = itertools.count()
-
-
-class Tracer:
-    """A value being differentiated. Operators dispatch to `ourad.xp`; comparisons and
-    `bool` look at the primal alone and give plain booleans."""
-
-    __slots__ = ("level", "primal")
-    __array_priority__ = 1000
-    __array_ufunc__ = None  # make NumPy defer to our reflected operators
-
-    shape = property(lambda self: np.shape(self.primal))
-    dtype = property(lambda self: np.result_type(self.primal))
-    ndim = property(lambda self: np.ndim(self.primal))
-    size = property(lambda self: np.size(self.primal))
-    T = property(lambda self: _XP.matrix_transpose(self))
-
-    def __len__(self):
-        return len(self.primal)
-
-    # arithmetic operators are installed by ourad.xp, which owns the primitives
-
-    def __lt__(self, o): return primal_of(self) < primal_of(o)
-    def __le__(self, o): return primal_of(self) <= primal_of(o)
-    def __gt__(self, o): return primal_of(self) > primal_of(o)
-    def __ge__(self, o): return primal_of(self) >= primal_of(o)
-    def __eq__(self, o): return primal_of(self) == primal_of(o)
-    def __ne__(self, o): return primal_of(self) != primal_of(o)
-    __hash__ = object.__hash__
-
-    def __bool__(self): return bool(primal_of(self))
-    def __float__(self): return float(primal_of(self))
-
-    def __repr__(self):
-        return f"{type(self).__name__}(level={self.level}, primal={primal_of(self)!r})"
-
-
-_XP = None  # the module ourad.xp, set when it is imported
-_CONCRETE = None  # its twins for concrete values only, (uncounted, counted): ourad.xp._Concrete
-
-
-def _xp():
-    return _XP
-
-
-def primal_of(x):
-    """The concrete value under any number of tracers."""
-    while isinstance(x, Tracer):
-        x = x.primal
-    return x
-
-
-class JVPTracer(Tracer):
+class JVPTracer(ArrayOps, Tracer):
     __slots__ = ("tangent",)
 
     def __init__(self, level, primal, tangent):
         self.level, self.primal, self.tangent = level, primal, tangent
 
 
-class VJPTracer(Tracer):
+class VJPTracer(ArrayOps, Tracer):
     """A value on the tape. It is its own tape entry: the primitive that made it, that
     primitive's (unwrapped) inputs and parameters, its parents on the tape, and the cotangent
     the reverse pass accumulates."""
@@ -160,36 +46,24 @@ class VJPTracer(Tracer):
             level, primal, prim, args, params, parents)
         self.ct = None
 
-    @property
-    def node(self):
-        return self
-
-    @property
-    def out(self):
-        return self.primal
-
 
 class _Trace:
     def __init__(self):
-        self.level = next(_level_ids)
+        self.level = new_level()
 
     def __enter__(self):
-        _live[self.level] = self
+        live[self.level] = self
         return self
 
     def __exit__(self, *exc):
-        del _live[self.level]
+        del live[self.level]
         return False
 
-    def unwrap(self, args):
-        lvl = self.level
-        return [a.primal if isinstance(a, Tracer) and a.level == lvl else a for a in args]
 
-
-class _JVPTrace(_Trace):
+class JVPTrace(_Trace):
     def process(self, prim, args, params):
         lvl = self.level
-        primals = self.unwrap(args)
+        primals = [a.primal if isinstance(a, Tracer) and a.level == lvl else a for a in args]
         out = bind(prim, *primals, **params)
         t_out = None
         for i, a in enumerate(args):
@@ -198,20 +72,20 @@ class _JVPTrace(_Trace):
                 if rule is None:
                     raise NotImplementedError(
                         f"ourad: forward mode of '{prim.name}' with respect to argument {i}")
-                t = rule(_xp(), a.tangent, out, *primals, **params)
-                t_out = t if t_out is None else _xp().add(t_out, t)
+                t = rule(_xp, a.tangent, out, *primals, **params)
+                t_out = t if t_out is None else _xp.add(t_out, t)
         if t_out is None:  # only happens for primitives with no differentiable path
             return out
         if type(t_out) is not float and shape_of(t_out) != shape_of(out):
-            t_out = _xp().broadcast_to(t_out, shape_of(out))
+            t_out = _xp.broadcast_to(t_out, shape_of(out))
         return JVPTracer(lvl, out, t_out)
 
 
-class _VJPTrace(_Trace):
+class VJPTrace(_Trace):
     def __init__(self):
         super().__init__()
         self.tape: list[VJPTracer] = []
-        self.kept = False
+        self.dirty = False   # cotangents may be left on the tape (a kept or a failed walk)
 
     def process(self, prim, args, params):
         lvl = self.level
@@ -232,8 +106,8 @@ class _VJPTrace(_Trace):
             out = bind(prim, *primals, **params)
         else:
             out = prim.impl(*primals, **params)
-            if _counters:
-                for c in _counters:
+            if counters:
+                for c in counters:
                     c._add(prim, out, primals, params)
         node = VJPTracer(lvl, out, prim, primals, params, parents)
         self.tape.append(node)
@@ -242,19 +116,22 @@ class _VJPTrace(_Trace):
     def leaf(self, x):
         return VJPTracer(self.level, x, None, (), None, ())
 
-    def backward(self, out_node, ct, leaves, keep=False):
-        """Walk the tape from its end, sending cotangents to parents. The tape is in execution
-        order, so its reverse is a topological order: no recursion, no sort. With `keep`, every
-        node keeps its cotangent (for `ourad.trace`); else each is dropped once sent on."""
+    def backward(self, seeds, leaves, keep=False):
+        """Walk the tape from its end, sending cotangents to parents; `seeds` are (node,
+        cotangent) pairs of the outputs. The tape is in execution order, so its reverse is a
+        topological order: no recursion, no sort. With `keep`, every node keeps its cotangent
+        (for `ourad.trace`); else each is dropped once sent on. Returns the leaves' cotangents
+        (None for a leaf no output depends on)."""
         # with no other transform live, every value the rules see is concrete
-        xp = _CONCRETE[bool(_counters)] if len(_live) == 1 else _XP
-        if self.kept:   # a walk with `keep` left cotangents behind
+        xp = (CONCRETE_COUNTED if counters else CONCRETE) if len(live) == 1 else _xp
+        if self.dirty:
             for n in self.tape:
                 n.ct = None
-        self.kept = keep
+        self.dirty = True
         for n in leaves:
             n.ct = None
-        out_node.ct = ct
+        for node, ct in seeds:
+            node.ct = ct if node.ct is None else xp.add(node.ct, ct)
         for node in reversed(self.tape):
             g = node.ct
             if g is None:
@@ -268,231 +145,9 @@ class _VJPTrace(_Trace):
                 if rule is None:
                     raise NotImplementedError(
                         f"ourad: reverse mode of '{prim.name}' with respect to argument {i}")
-                gi = rule(xp, g, out, *args, **params)
+                gi = rule(xp, g, out, *args, **params) if params else rule(xp, g, out, *args)
                 if type(gi) is not float:
                     gi = unbroadcast(xp, gi, shape_of(args[i]))
                 parent.ct = gi if parent.ct is None else xp.add(parent.ct, gi)
+        self.dirty = keep
         return [n.ct for n in leaves]
-
-
-def shape_of(x) -> tuple:
-    """The shape of an array, a Python scalar or a tracer, without NumPy's overhead."""
-    while isinstance(x, Tracer):
-        x = x.primal
-    if type(x) is np.ndarray:
-        return x.shape
-    return () if type(x) is float else np.shape(x)
-
-
-def unbroadcast(xp, g, shape):
-    """Sum a cotangent back to the shape of the input that was broadcast. The one place in
-    ourad where broadcasting is undone."""
-    gshape = shape_of(g)
-    if gshape == tuple(shape):
-        return g
-    lead = len(gshape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, d in enumerate(shape) if d == 1 and gshape[lead + i] != 1)
-    if axes:
-        g = xp.sum(g, axis=axes)
-    if shape_of(g) != tuple(shape):
-        g = xp.reshape(g, shape)
-    return g
-
-
-def run_concrete(prim, *args, **params):
-    return _run(prim, args, params)
-
-
-def _run(prim, args, params):
-    out = prim.impl(*args, **params)
-    if _counters:
-        for c in _counters:
-            c._add(prim, out, args, params)
-    return out
-
-
-def bind(prim: Primitive, *args, **params):
-    """Apply `prim`: on concrete values run its implementation, else hand it to the trace of
-    the highest level among the arguments."""
-    level = -1
-    for a in args:
-        if isinstance(a, Tracer) and a.level > level:
-            level = a.level
-    if level < 0:
-        return _run(prim, args, params)
-    trace = _live.get(level)
-    if trace is None:
-        raise RuntimeError(
-            f"ourad: a tracer escaped the transform that made it (level {level}); "
-            "return values from the differentiated function instead of storing them")
-    return trace.process(prim, args, params)
-
-
-# ---------------------------------------------------------------------------------------------
-# Checking inputs
-
-def _check_float(x, what):
-    if type(x) is float or isinstance(x, Tracer):
-        return x
-    if isinstance(x, bool) or isinstance(x, (int, complex)) and not isinstance(x, float):
-        raise TypeError(f"ourad.{what}: inputs must be real floating point, got Python "
-                        f"{type(x).__name__} {x!r}; pass a float (e.g. {float(x.real)!r})")
-    if isinstance(x, float):
-        return x
-    x = np.asarray(x) if not isinstance(x, np.ndarray) else x
-    if x.dtype.kind != "f":
-        raise TypeError(f"ourad.{what}: inputs must be real floating point, got dtype "
-                        f"{x.dtype}; cast with .astype(float)")
-    return x
-
-
-def _zeros_like(x):
-    p = primal_of(x)
-    return 0.0 if isinstance(p, float) else np.zeros(np.shape(p), np.result_type(p))
-
-
-def _ones_like(x):
-    p = primal_of(x)
-    return 1.0 if isinstance(p, float) else np.ones(np.shape(p), np.result_type(p))
-
-
-def _same_shape(what, expected, got, name):
-    es, gs = shape_of(expected), shape_of(got)
-    if es != gs:
-        raise ValueError(f"ourad.{what}: {name} has shape {gs}, expected shape {es} "
-                         "(the shape of the value it pairs with)")
-
-
-# ---------------------------------------------------------------------------------------------
-# The transforms
-
-def jvp(f: Callable, primals: Sequence, tangents: Sequence):
-    """Forward mode: `(f(*primals), J @ tangents)`.
-
-    >>> ourad.jvp(lambda x: xp.sin(x), (1.0,), (1.0,))   # (sin 1, cos 1)
-    """
-    primals, tangents = tuple(primals), tuple(tangents)
-    if len(primals) != len(tangents):
-        raise ValueError(f"ourad.jvp: {len(primals)} primals but {len(tangents)} tangents")
-    primals = tuple(_check_float(p, "jvp") for p in primals)
-    for p, t in zip(primals, tangents):
-        _same_shape("jvp", p, t, "a tangent")
-    with _JVPTrace() as tr:
-        ins = [JVPTracer(tr.level, p, t) for p, t in zip(primals, tangents)]
-        out = f(*ins)
-        return _unpack_jvp(tr, out)
-
-
-def _unpack_jvp(tr, out):
-    if isinstance(out, (tuple, list)):
-        pairs = [_unpack_jvp(tr, o) for o in out]
-        return type(out)(p for p, _ in pairs), type(out)(t for _, t in pairs)
-    if isinstance(out, JVPTracer) and out.level == tr.level:
-        return out.primal, out.tangent
-    return out, _zeros_like(out)
-
-
-def vjp(f: Callable, *primals, _caller: str = "vjp"):
-    """Reverse mode: `(f(*primals), vjp_fn)` where `vjp_fn(y_bar)` gives one cotangent per
-    primal. `vjp_fn` may be called any number of times.
-
-    >>> y, back = ourad.vjp(lambda x, w: x @ w, x, w)
-    >>> x_bar, w_bar = back(np.ones_like(y))
-    """
-    primals = tuple(_check_float(p, _caller) for p in primals)
-    tr = _VJPTrace()
-    with tr:
-        ins = [tr.leaf(p) for p in primals]
-        out = f(*ins)
-    is_tracer = isinstance(out, VJPTracer) and out.level == tr.level
-    out_primal = out.primal if is_tracer else out
-    leaves = [i.node for i in ins]
-
-    def vjp_fn(y_bar):
-        _same_shape(_caller, out_primal, y_bar, "the cotangent")
-        if not is_tracer:
-            return tuple(_zeros_like(p) for p in primals)
-        with tr:  # the level must be live while the tape is walked (nested use)
-            cts = tr.backward(out.node, y_bar, leaves)
-        return tuple(_zeros_like(p) if c is None else c for c, p in zip(cts, primals))
-
-    return out_primal, vjp_fn
-
-
-def _at(f, args, nums):
-    """f as a function of the arguments at positions `nums`, the others held at `args`."""
-    def g(*sel):
-        full = list(args)
-        for i, s in zip(nums, sel):
-            full[i] = s
-        return f(*full)
-    return g
-
-
-def _argnums_tuple(argnums):
-    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
-
-
-def value_and_grad(f: Callable, argnums=0):
-    """`f`'s value and its gradient with respect to `argnums` (an int or a tuple), as JAX's.
-
-    >>> ourad.value_and_grad(lambda x: x * x)(3.0)   # (9.0, 6.0)
-    """
-    nums = _argnums_tuple(argnums)
-
-    def wrapped(*args):
-        out, back = vjp(_at(f, args, nums), *[args[i] for i in nums], _caller="grad")
-        if shape_of(out) != ():
-            raise ValueError(f"ourad.grad: f must return a scalar, got shape "
-                             f"{shape_of(out)}; use jacrev or vjp")
-        cts = back(_ones_like(out))
-        return out, (cts[0] if isinstance(argnums, int) else cts)
-
-    return wrapped
-
-
-def grad(f: Callable, argnums=0):
-    """The gradient of scalar-valued `f` with respect to argument `argnums`.
-
-    >>> ourad.grad(lambda x: x * ourad.grad(lambda y: x + y)(1.0))(2.0)   # 1.0
-    """
-    vg = value_and_grad(f, argnums)
-    return lambda *args: vg(*args)[1]
-
-
-def _basis(x):
-    p = primal_of(x)
-    n = int(np.size(p))
-    dt = np.result_type(p) if not isinstance(p, float) else np.float64
-    eye = np.eye(n, dtype=dt)
-    return [eye[k].reshape(np.shape(p)) for k in range(n)]
-
-
-def jacfwd(f: Callable, argnums: int = 0):
-    """The Jacobian by forward mode, one column per input entry; shape out.shape + in.shape."""
-    def wrapped(*args):
-        x = _check_float(args[argnums], "jacfwd")
-        g = _at(f, args, (argnums,))
-        pairs = [jvp(g, (x,), (e,)) for e in _basis(x)]
-        xp = _xp()
-        J = xp.stack([t for _, t in pairs], axis=-1)
-        return xp.reshape(J, np.shape(primal_of(pairs[0][0])) + np.shape(primal_of(x)))
-    return wrapped
-
-
-def jacrev(f: Callable, argnums: int = 0):
-    """The Jacobian by reverse mode, one row per output entry; shape out.shape + in.shape."""
-    def wrapped(*args):
-        x = _check_float(args[argnums], "jacrev")
-        y, back = vjp(_at(f, args, (argnums,)), x)
-        rows = [back(e)[0] for e in _basis(y)]
-        xp = _xp()
-        J = xp.stack(rows, axis=0)
-        return xp.reshape(J, np.shape(primal_of(y)) + np.shape(primal_of(x)))
-    return wrapped
-
-
-def hessian(f: Callable, argnums: int = 0):
-    """The Hessian, forward over reverse: `jacfwd(grad(f))`."""
-    return jacfwd(grad(f, argnums), argnums)

@@ -9,6 +9,10 @@ the uniform signatures
 and are written against the namespace `xp` they are handed, so that they differentiate again.
 `None` in a rule's place means "not differentiable in this argument" (e.g. a condition).
 
+An elementwise primitive declares its partial derivatives instead, once: its Jacobian is
+diagonal, so its JVP and its VJP rule are one and the same map t -> dy/dx_i * t, which
+`defrule` derives (they cannot disagree).
+
 Flop counts (`flops(y, *inputs, **params)`), the convention the report and the notes' cost
 claims use: a multiply-add counts 2, so matmul of (m,k) by (k,n) is 2mkn (2k for two vectors);
 every elementwise op, transcendental or not, counts 1 per output element (abs, sign, relu,
@@ -32,56 +36,93 @@ import operator
 
 import numpy as np
 
-from .core import Primitive, Tracer, primal_of, shape_of, unbroadcast
+from . import sampling
+from .primitive import Primitive, Tracer, primal_of, shape_of
 
 RULES: dict[str, Primitive] = {}
 
 
-def defrule(name, impl, jvp, vjp, flops, sample, kink=None, doc=""):
+def defrule(name, impl, *, flops, sample, partials=None, jvp=None, vjp=None, kink=None):
     """Add one primitive to the table. Every other part of ourad (the namespace `ourad.xp`,
     the parametrised tests, the harness's index of ops) reads this table.
 
+    An elementwise primitive gives `partials`, one per input: dy/dx_i as a function
+    `(xp, y, *inputs)`, a constant (1.0, -1.0 or 0.0), `over(g)` for 1 / g(xp, y, *inputs)
+    (one division rather than a reciprocal and a product), or None where the primitive is not
+    differentiable. Any other primitive gives its `jvp` and `vjp` rules.
     `sample(rng) -> (inputs, params)` draws a valid call from the op's domain (tests use it);
     `kink(*inputs, **params)` gives each output entry's distance to the nearest point where
     the op is not differentiable (None: smooth on its domain).
     """
-    prim = Primitive(name, impl, jvp, vjp, flops, sample, kink, doc)
+    if (partials is None) == (jvp is None or vjp is None):
+        raise TypeError(f"defrule('{name}'): give either partials or both jvp and vjp")
+    if partials is not None:
+        jvp = vjp = tuple(_times_partial(d, len(partials)) for d in partials)
+    prim = Primitive(name, impl, jvp, vjp, flops, sample, kink, partials)
     RULES[name] = prim
     return prim
 
 
-# --- domains: what `sample` draws -------------------------------------------------------------
+class over:
+    """A partial derivative 1 / g: the rule divides by g."""
 
-def _values(rng, domain, shape):
-    x = rng.standard_normal(shape)
-    if domain == "real":
-        return 1.5 * x
-    if domain == "positive":        # log, sqrt, bases of pow: kept away from 0
-        return np.exp(0.7 * x)
-    if domain == "nonzero":         # divisors
-        return np.sign(x) * (0.4 + np.abs(x))
-    if domain == "above-1":         # log1p
-        return np.exp(0.7 * x) - 0.9
-    raise ValueError(domain)
+    def __init__(self, g):
+        self.g = g
 
 
-def _shape(rng, ndim=None):
-    ndim = int(rng.integers(0, 3)) if ndim is None else ndim
-    return tuple(int(d) for d in rng.integers(1, 4, size=ndim))
+def _times_partial(d, nin):
+    """The map t -> d * t of one input of an elementwise primitive, its JVP and VJP rule."""
+    if d is None:
+        return None
+    if isinstance(d, over):
+        g = d.g
+        if nin == 1:
+            return lambda xp, t, y, x: xp.divide(t, g(xp, y, x))
+        return lambda xp, t, y, a, b: xp.divide(t, g(xp, y, a, b))
+    if not callable(d):
+        if d not in (1.0, -1.0, 0.0):
+            raise ValueError(f"a constant partial derivative must be 1, -1 or 0, got {d!r}")
+        if d == 0.0:
+            return lambda xp, t, y, *inputs: xp.zeros_like(y)
+        if nin == 1:
+            return (lambda xp, t, y, x: t) if d == 1.0 else (lambda xp, t, y, x: xp.negative(t))
+        return (lambda xp, t, y, a, b: t) if d == 1.0 else (lambda xp, t, y, a, b: xp.negative(t))
+    if nin == 1:   # spelled out by arity: no *args packing on the hot path
+        return lambda xp, t, y, x: xp.multiply(t, d(xp, y, x))
+    return lambda xp, t, y, a, b: xp.multiply(t, d(xp, y, a, b))
 
 
-def _elementwise(*domains):
-    """Inputs of one drawn shape; for two inputs, the second is sometimes broadcast."""
-    def sample(rng):
-        shape = _shape(rng)
-        shapes = [shape] * len(domains)
-        if len(domains) == 2 and shape and rng.random() < 0.5:
-            b = list(shape[int(rng.integers(0, len(shape))):])
-            if b and rng.random() < 0.5:
-                b[0] = 1
-            shapes[1] = tuple(b)
-        return tuple(_values(rng, d, s) for d, s in zip(domains, shapes)), {}
-    return sample
+class EachInput:
+    """The rules of a primitive of any number of inputs: `rules[i]` serves input i. It has no
+    length and cannot be iterated (it would never end): index it by the inputs of a call."""
+
+    def __init__(self, rule):
+        self.rule = rule
+
+    def __getitem__(self, i):
+        if not isinstance(i, int) or i < 0:
+            raise IndexError(f"an input's position, got {i!r}")
+        return lambda *a, **k: self.rule(i, *a, **k)
+
+    def __iter__(self):
+        raise TypeError("rules for any number of inputs cannot be iterated; index them by "
+                        "the position of an input of a call")
+
+
+def unbroadcast(xp, g, shape):
+    """Sum a cotangent back to the shape of the input that was broadcast. The one place in
+    ourad where broadcasting is undone."""
+    gshape = shape_of(g)
+    if gshape == tuple(shape):
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and gshape[lead + i] != 1)
+    if axes:
+        g = xp.sum(g, axis=axes)
+    if shape_of(g) != tuple(shape):
+        g = xp.reshape(g, shape)
+    return g
 
 
 def _size(y, *args, **params):
@@ -124,103 +165,32 @@ def _binary(op, np_fn):
     return impl
 
 
-
-# --- samplers of the structural ops -----------------------------------------------------------
-
-def _sample_where(rng):
-    (a, b), _ = _elementwise("real", "real")(rng)
-    return (rng.random(np.shape(a)) < 0.5, a, b), {}
-
-
-def _sample_matmul(rng):
-    m, k, n, batch = (int(v) for v in rng.integers(1, 4, size=4))
-    a_shape, b_shape = [((m, k), (k, n)), ((k,), (k, n)), ((m, k), (k,)), ((k,), (k,)),
-                        ((batch, m, k), (k, n)), ((batch, m, k), (batch, k, n))][
-        int(rng.integers(0, 6))]
-    return (_values(rng, "real", a_shape), _values(rng, "real", b_shape)), {}
-
-
-def _sample_reduction(rng):
-    x = _values(rng, "real", _shape(rng, 3))
-    axis = [None, 0, 1, -1, (0, 2)][int(rng.integers(0, 5))]
-    return (x,), {"axis": axis, "keepdims": bool(rng.random() < 0.5)}
-
-
-def _pick(rng, options):
-    return options[int(rng.integers(0, len(options)))]
-
-
-def _sample_reshape(rng):
-    return (_values(rng, "real", (2, 3, 2)),), {"shape": _pick(rng, [(12,), (3, 4), (2, 6, 1)])}
-
-
-def _sample_broadcast(rng):
-    x_shape, shape = _pick(rng, [((3, 1), (2, 3, 4)), ((4,), (3, 4)), ((), (2, 2))])
-    return (_values(rng, "real", x_shape),), {"shape": shape}
-
-
-def _sample_permute(rng):
-    return (_values(rng, "real", (2, 3, 4)),), {"axes": tuple(int(a) for a in rng.permutation(3))}
-
-
-_INDICES = [(slice(1, 3), 2), (np.array([0, 2, 2, 3]),), (Ellipsis, 1), (slice(None, None, 2),),
-            (np.array([1, 1]), np.array([0, 4]))]
-
-
-def _sample_getitem(rng):
-    return (_values(rng, "real", (4, 5)),), {"idx": _pick(rng, _INDICES)}
-
-
-def _sample_scatter(rng):
-    idx = _pick(rng, _INDICES)
-    g = _values(rng, "real", np.zeros((4, 5))[idx].shape)
-    return (g,), {"idx": idx, "shape": (4, 5)}
-
-
-def _sample_concat(rng):
-    n, axis = int(rng.integers(1, 4)), int(rng.integers(0, 2))
-    xs = tuple(_values(rng, "real", (2, int(d)) if axis == 1 else (int(d), 3))
-               for d in rng.integers(1, 4, size=n))
-    return xs, {"axis": axis}
+_real, _real2 = sampling.elementwise("real"), sampling.elementwise("real", "real")
 
 
 # --- elementwise arithmetic -------------------------------------------------------------------
 
-defrule("add", _binary(operator.add, np.add),
-        jvp=(lambda xp, a_dot, y, a, b: a_dot,
-             lambda xp, b_dot, y, a, b: b_dot),
-        vjp=(lambda xp, y_bar, y, a, b: y_bar,
-             lambda xp, y_bar, y, a, b: y_bar),
-        flops=_size, sample=_elementwise("real", "real"))
+defrule("add", _binary(operator.add, np.add), partials=(1.0, 1.0),
+        flops=_size, sample=_real2)
 
-defrule("subtract", _binary(operator.sub, np.subtract),
-        jvp=(lambda xp, a_dot, y, a, b: a_dot,
-             lambda xp, b_dot, y, a, b: xp.negative(b_dot)),
-        vjp=(lambda xp, y_bar, y, a, b: y_bar,
-             lambda xp, y_bar, y, a, b: xp.negative(y_bar)),
-        flops=_size, sample=_elementwise("real", "real"))
+defrule("subtract", _binary(operator.sub, np.subtract), partials=(1.0, -1.0),
+        flops=_size, sample=_real2)
 
 defrule("multiply", _binary(operator.mul, np.multiply),
-        jvp=(lambda xp, a_dot, y, a, b: xp.multiply(a_dot, b),
-             lambda xp, b_dot, y, a, b: xp.multiply(a, b_dot)),
-        vjp=(lambda xp, y_bar, y, a, b: xp.multiply(y_bar, b),
-             lambda xp, y_bar, y, a, b: xp.multiply(a, y_bar)),
-        flops=_size, sample=_elementwise("real", "real"))
+        partials=(lambda xp, y, a, b: b,
+                  lambda xp, y, a, b: a),
+        flops=_size, sample=_real2)
 
 defrule("divide", _binary(operator.truediv, np.divide),
-        jvp=(lambda xp, a_dot, y, a, b: xp.divide(a_dot, b),
-             lambda xp, b_dot, y, a, b: xp.negative(xp.divide(xp.multiply(b_dot, y), b))),
-        vjp=(lambda xp, y_bar, y, a, b: xp.divide(y_bar, b),
-             lambda xp, y_bar, y, a, b: xp.negative(xp.divide(xp.multiply(y_bar, y), b))),
-        flops=_size, sample=_elementwise("real", "nonzero"))
+        partials=(over(lambda xp, y, a, b: b),                          # 1 / b
+                  lambda xp, y, a, b: xp.negative(xp.divide(y, b))),   # -a / b^2 = -y / b
+        flops=_size, sample=sampling.elementwise("real", "nonzero"))
 
-defrule("negative", _unary(operator.neg, np.negative),
-        jvp=(lambda xp, x_dot, y, x: xp.negative(x_dot),),
-        vjp=(lambda xp, y_bar, y, x: xp.negative(y_bar),),
-        flops=_size, sample=_elementwise("real"))
+defrule("negative", _unary(operator.neg, np.negative), partials=(-1.0,),
+        flops=_size, sample=_real)
 
 
-def _dpow_dbase(xp, a, b):
+def _dpow_dbase(xp, y, a, b):
     # d/da a**b = b a**(b-1); a constant scalar exponent (x ** 2) needs no pow for b - 1
     if not isinstance(b, Tracer) and np.ndim(b) == 0:
         b = float(b)
@@ -228,51 +198,36 @@ def _dpow_dbase(xp, a, b):
     return xp.multiply(b, xp.pow(a, xp.subtract(b, 1.0)))
 
 
-def _dpow_dexp(xp, y, a):
+def _dpow_dexp(xp, y, a, b):
     # d/dp a**p = a**p log a; taken as 0 where a == 0 (the limit along p > 0)
     zero = a == 0
     safe = xp.where(zero, 1.0, a)
     return xp.where(zero, 0.0, xp.multiply(y, xp.log(safe)))
 
 
-defrule("pow", _binary(operator.pow, np.power),
-        jvp=(lambda xp, a_dot, y, a, b: xp.multiply(a_dot, _dpow_dbase(xp, a, b)),
-             lambda xp, b_dot, y, a, b: xp.multiply(b_dot, _dpow_dexp(xp, y, a))),
-        vjp=(lambda xp, y_bar, y, a, b: xp.multiply(y_bar, _dpow_dbase(xp, a, b)),
-             lambda xp, y_bar, y, a, b: xp.multiply(y_bar, _dpow_dexp(xp, y, a))),
-        flops=_size, sample=_elementwise("positive", "real"))
+defrule("pow", _binary(operator.pow, np.power), partials=(_dpow_dbase, _dpow_dexp),
+        flops=_size, sample=sampling.elementwise("positive", "real"))
 
 # --- elementwise transcendental ---------------------------------------------------------------
 
-defrule("sin", _unary(math.sin, np.sin),
-        jvp=(lambda xp, x_dot, y, x: xp.multiply(x_dot, xp.cos(x)),),
-        vjp=(lambda xp, y_bar, y, x: xp.multiply(y_bar, xp.cos(x)),),
-        flops=_size, sample=_elementwise("real"))
+defrule("sin", _unary(math.sin, np.sin), partials=(lambda xp, y, x: xp.cos(x),),
+        flops=_size, sample=_real)
 
-defrule("cos", _unary(math.cos, np.cos),
-        jvp=(lambda xp, x_dot, y, x: xp.negative(xp.multiply(x_dot, xp.sin(x))),),
-        vjp=(lambda xp, y_bar, y, x: xp.negative(xp.multiply(y_bar, xp.sin(x))),),
-        flops=_size, sample=_elementwise("real"))
+defrule("cos", _unary(math.cos, np.cos), partials=(lambda xp, y, x: xp.negative(xp.sin(x)),),
+        flops=_size, sample=_real)
 
-defrule("exp", _unary(math.exp, np.exp),
-        jvp=(lambda xp, x_dot, y, x: xp.multiply(x_dot, y),),
-        vjp=(lambda xp, y_bar, y, x: xp.multiply(y_bar, y),),
-        flops=_size, sample=_elementwise("real"))
+defrule("exp", _unary(math.exp, np.exp), partials=(lambda xp, y, x: y,),
+        flops=_size, sample=_real)
 
-defrule("log", _unary(math.log, np.log),
-        jvp=(lambda xp, x_dot, y, x: xp.divide(x_dot, x),),
-        vjp=(lambda xp, y_bar, y, x: xp.divide(y_bar, x),),
-        flops=_size, sample=_elementwise("positive"))
+defrule("log", _unary(math.log, np.log), partials=(over(lambda xp, y, x: x),),
+        flops=_size, sample=sampling.elementwise("positive"))
 
-defrule("log1p", _unary(math.log1p, np.log1p),
-        jvp=(lambda xp, x_dot, y, x: xp.divide(x_dot, xp.add(1.0, x)),),
-        vjp=(lambda xp, y_bar, y, x: xp.divide(y_bar, xp.add(1.0, x)),),
-        flops=_size, sample=_elementwise("above-1"))
+defrule("log1p", _unary(math.log1p, np.log1p), partials=(over(lambda xp, y, x: xp.add(1.0, x)),),
+        flops=_size, sample=sampling.elementwise("above-1"))
 
 defrule("tanh", _unary(math.tanh, np.tanh),
-        jvp=(lambda xp, x_dot, y, x: xp.multiply(x_dot, xp.subtract(1.0, xp.multiply(y, y))),),
-        vjp=(lambda xp, y_bar, y, x: xp.multiply(y_bar, xp.subtract(1.0, xp.multiply(y, y))),),
-        flops=_size, sample=_elementwise("real"))
+        partials=(lambda xp, y, x: xp.subtract(1.0, xp.multiply(y, y)),),
+        flops=_size, sample=_real)
 
 
 def _sigmoid_np(x):
@@ -289,44 +244,29 @@ def _sigmoid_math(x):
 
 
 defrule("sigmoid", _unary(_sigmoid_math, _sigmoid_np),
-        jvp=(lambda xp, x_dot, y, x: xp.multiply(x_dot, xp.multiply(y, xp.subtract(1.0, y))),),
-        vjp=(lambda xp, y_bar, y, x: xp.multiply(y_bar, xp.multiply(y, xp.subtract(1.0, y))),),
-        flops=_size, sample=_elementwise("real"))
+        partials=(lambda xp, y, x: xp.multiply(y, xp.subtract(1.0, y)),),
+        flops=_size, sample=_real)
 
-defrule("sqrt", _unary(math.sqrt, np.sqrt),
-        jvp=(lambda xp, x_dot, y, x: xp.divide(x_dot, xp.multiply(2.0, y)),),
-        vjp=(lambda xp, y_bar, y, x: xp.divide(y_bar, xp.multiply(2.0, y)),),
-        flops=_size, sample=_elementwise("positive"))
+defrule("sqrt", _unary(math.sqrt, np.sqrt), partials=(over(lambda xp, y, x: xp.multiply(2.0, y)),),
+        flops=_size, sample=sampling.elementwise("positive"))
 
 # --- kinks ------------------------------------------------------------------------------------
 
+defrule("sign", _unary(lambda x: float((x > 0) - (x < 0)), np.sign), partials=(0.0,),
+        flops=_size, sample=_real, kink=lambda x: np.abs(x))
 
-def _zero_rule(xp, t, y, *args, **params):
-    return xp.zeros_like(y)
-
-
-defrule("sign", _unary(lambda x: float((x > 0) - (x < 0)), np.sign),
-        jvp=(_zero_rule,), vjp=(_zero_rule,), flops=_size, sample=_elementwise("real"),
-        kink=lambda x: np.abs(x))
-
-defrule("abs", _unary(math.fabs, np.abs),
-        jvp=(lambda xp, x_dot, y, x: xp.multiply(x_dot, xp.sign(x)),),
-        vjp=(lambda xp, y_bar, y, x: xp.multiply(y_bar, xp.sign(x)),),
-        flops=_size, sample=_elementwise("real"),
-        kink=lambda x: np.abs(x))
+defrule("abs", _unary(math.fabs, np.abs), partials=(lambda xp, y, x: xp.sign(x),),
+        flops=_size, sample=_real, kink=lambda x: np.abs(x))
 
 
-def _relu_mask(x):
+def _relu_mask(xp, y, x):
     x = primal_of(x)
     m = x >= 0  # the notes: f'(z) = 1 for z >= 0
     return float(m) if type(m) is bool else m.astype(np.result_type(x), copy=False)
 
 
 defrule("relu", _unary(lambda x: x if x > 0 or x != x else 0.0, lambda x: np.maximum(x, 0)),
-        jvp=(lambda xp, x_dot, y, x: xp.multiply(x_dot, _relu_mask(x)),),
-        vjp=(lambda xp, y_bar, y, x: xp.multiply(y_bar, _relu_mask(x)),),
-        flops=_size, sample=_elementwise("real"),
-        kink=lambda x: np.abs(x))
+        partials=(_relu_mask,), flops=_size, sample=_real, kink=lambda x: np.abs(x))
 
 
 def _share(a, b):
@@ -337,20 +277,14 @@ def _share(a, b):
 
 
 defrule("maximum", _binary(lambda a, b: a if a >= b or a != a else b, np.maximum),
-        jvp=(lambda xp, a_dot, y, a, b: xp.multiply(a_dot, _share(a, b)),
-             lambda xp, b_dot, y, a, b: xp.multiply(b_dot, _share(b, a))),
-        vjp=(lambda xp, y_bar, y, a, b: xp.multiply(y_bar, _share(a, b)),
-             lambda xp, y_bar, y, a, b: xp.multiply(y_bar, _share(b, a))),
-        flops=_size, sample=_elementwise("real", "real"),
-        kink=lambda a, b: np.abs(np.subtract(a, b)))
+        partials=(lambda xp, y, a, b: _share(a, b),
+                  lambda xp, y, a, b: _share(b, a)),
+        flops=_size, sample=_real2, kink=lambda a, b: np.abs(np.subtract(a, b)))
 
 defrule("minimum", _binary(lambda a, b: a if a <= b or a != a else b, np.minimum),
-        jvp=(lambda xp, a_dot, y, a, b: xp.multiply(a_dot, _share(b, a)),
-             lambda xp, b_dot, y, a, b: xp.multiply(b_dot, _share(a, b))),
-        vjp=(lambda xp, y_bar, y, a, b: xp.multiply(y_bar, _share(b, a)),
-             lambda xp, y_bar, y, a, b: xp.multiply(y_bar, _share(a, b))),
-        flops=_size, sample=_elementwise("real", "real"),
-        kink=lambda a, b: np.abs(np.subtract(a, b)))
+        partials=(lambda xp, y, a, b: _share(b, a),
+                  lambda xp, y, a, b: _share(a, b)),
+        flops=_size, sample=_real2, kink=lambda a, b: np.abs(np.subtract(a, b)))
 
 
 def _where_impl(c, a, b):
@@ -359,14 +293,13 @@ def _where_impl(c, a, b):
     return np.where(c, a, b)
 
 
-defrule("where", _where_impl,
-        jvp=(None,
-             lambda xp, a_dot, y, c, a, b: xp.where(c, a_dot, 0.0),
-             lambda xp, b_dot, y, c, a, b: xp.where(c, 0.0, b_dot)),
-        vjp=(None,
-             lambda xp, y_bar, y, c, a, b: xp.where(c, y_bar, 0.0),
-             lambda xp, y_bar, y, c, a, b: xp.where(c, 0.0, y_bar)),
-        flops=_size, sample=_sample_where)
+# where's partials are the masks c and not c; its rules select rather than multiply, so that
+# an infinite or NaN tangent of the branch not taken stays out. Elementwise, so one map serves
+# both modes, as `partials` would.
+_WHERE = (None,
+          lambda xp, t, y, c, a, b: xp.where(c, t, 0.0),
+          lambda xp, t, y, c, a, b: xp.where(c, 0.0, t))
+defrule("where", _where_impl, jvp=_WHERE, vjp=_WHERE, flops=_size, sample=sampling.where)
 
 # --- linear algebra ---------------------------------------------------------------------------
 
@@ -375,10 +308,6 @@ def _mT(xp, x):
     if type(x) is np.ndarray:   # a constant: a view, nothing to differentiate or count
         return x.swapaxes(-1, -2)
     return xp.matrix_transpose(x)
-
-
-def _ndim(x):
-    return len(shape_of(x))
 
 
 def _matmul_vjp_a(xp, g, y, a, b):
@@ -409,17 +338,18 @@ defrule("matmul", np.matmul,
         jvp=(lambda xp, a_dot, y, a, b: xp.matmul(a_dot, b),
              lambda xp, b_dot, y, a, b: xp.matmul(a, b_dot)),
         vjp=(_matmul_vjp_a, _matmul_vjp_b),
-        flops=_matmul_flops, sample=_sample_matmul)
+        flops=_matmul_flops, sample=sampling.matmul)
 
 # --- reductions -------------------------------------------------------------------------------
 
 
-def _axes(axis, ndim):
+def axes_of(axis, ndim) -> tuple:
+    """The reduced axes, non-negative and sorted: None is every axis, an int one axis."""
     if axis is None:
         return tuple(range(ndim))
     if isinstance(axis, int):
         axis = (axis,)
-    return tuple(sorted(a % ndim for a in axis))
+    return tuple(sorted(operator.index(a) % ndim for a in axis)) if ndim else ()
 
 
 def _restore(xp, g, x, axis, keepdims):
@@ -427,7 +357,7 @@ def _restore(xp, g, x, axis, keepdims):
     shape = np.shape(x)
     if not keepdims and np.ndim(primal_of(g)) > 0:   # a 0-d g broadcasts as it is
         kept = list(shape)
-        for a in _axes(axis, len(shape)):
+        for a in axes_of(axis, len(shape)):
             kept[a] = 1
         g = xp.reshape(g, tuple(kept))
     return xp.broadcast_to(g, shape)
@@ -450,7 +380,7 @@ defrule("sum", _sum_impl,
              xp.sum(x_dot, axis=axis, keepdims=keepdims),),
         vjp=(lambda xp, y_bar, y, x, axis=None, keepdims=False:
              _restore(xp, y_bar, x, axis, keepdims),),
-        flops=_reduce_flops, sample=_sample_reduction)
+        flops=_reduce_flops, sample=sampling.reduction)
 
 
 def _max_weights(xp, y, x, axis, keepdims):
@@ -471,8 +401,8 @@ defrule("max", _max_impl,
                     keepdims=keepdims),),
         vjp=(lambda xp, y_bar, y, x, axis=None, keepdims=False:
              xp.multiply(_restore(xp, y_bar, x, axis, keepdims),
-                              _max_weights(xp, y, x, axis, keepdims)),),
-        flops=_reduce_flops, sample=_sample_reduction)
+                         _max_weights(xp, y, x, axis, keepdims)),),
+        flops=_reduce_flops, sample=sampling.reduction)
 
 # --- shape ------------------------------------------------------------------------------------
 
@@ -486,7 +416,7 @@ def _reshape_impl(x, shape):
 defrule("reshape", _reshape_impl,
         jvp=(lambda xp, x_dot, y, x, shape: xp.reshape(x_dot, shape),),
         vjp=(lambda xp, y_bar, y, x, shape: xp.reshape(y_bar, np.shape(x)),),
-        flops=_zero, sample=_sample_reshape)
+        flops=_zero, sample=sampling.reshape)
 
 
 def _broadcast_impl(x, shape):
@@ -499,29 +429,16 @@ def _broadcast_impl(x, shape):
     return np.broadcast_to(x, shape)
 
 
-def _unbroadcast_rule(xp, y_bar, y, x, shape):
-    return unbroadcast(xp, y_bar, np.shape(x))
-
-
 defrule("broadcast_to", _broadcast_impl,
         jvp=(lambda xp, x_dot, y, x, shape: xp.broadcast_to(x_dot, shape),),
-        vjp=(_unbroadcast_rule,),
-        flops=_zero, sample=_sample_broadcast)
+        vjp=(lambda xp, y_bar, y, x, shape: unbroadcast(xp, y_bar, np.shape(x)),),
+        flops=_zero, sample=sampling.broadcast_to)
 
-
-def _permute_impl(x, axes):
-    return np.transpose(x, axes)
-
-
-defrule("permute_dims", _permute_impl,
+defrule("permute_dims", lambda x, axes: np.transpose(x, axes),
         jvp=(lambda xp, x_dot, y, x, axes: xp.permute_dims(x_dot, axes),),
         vjp=(lambda xp, y_bar, y, x, axes:
              xp.permute_dims(y_bar, tuple(np.argsort(axes))),),
-        flops=_zero, sample=_sample_permute)
-
-
-def _getitem_impl(x, idx):
-    return x[idx]
+        flops=_zero, sample=sampling.permute_dims)
 
 
 def _scatter_impl(g, idx, shape):
@@ -530,30 +447,17 @@ def _scatter_impl(g, idx, shape):
     return out
 
 
-defrule("getitem", _getitem_impl,
+defrule("getitem", lambda x, idx: x[idx],
         jvp=(lambda xp, x_dot, y, x, idx: xp.getitem(x_dot, idx),),
         vjp=(lambda xp, y_bar, y, x, idx:
              xp.scatter_add(y_bar, idx=idx, shape=np.shape(x)),),
-        flops=_zero, sample=_sample_getitem)
+        flops=_zero, sample=sampling.getitem)
 
 defrule("scatter_add", _scatter_impl,
         jvp=(lambda xp, g_dot, y, g, idx, shape:
              xp.scatter_add(g_dot, idx=idx, shape=shape),),
         vjp=(lambda xp, y_bar, y, g, idx, shape: xp.getitem(y_bar, idx),),
-        flops=lambda y, g, idx, shape: np.size(g), sample=_sample_scatter)
-
-
-class _Each:
-    """Rules for a primitive of any number of inputs: `rule(i, ...)` serves input i."""
-
-    def __init__(self, rule):
-        self.rule = rule
-
-    def __getitem__(self, i):
-        return lambda *a, **k: self.rule(i, *a, **k)
-
-    def __len__(self):
-        return 1
+        flops=lambda y, g, idx, shape: np.size(g), sample=sampling.scatter_add)
 
 
 def _concat_jvp(i, xp, x_dot, y, *xs, axis):
@@ -562,7 +466,7 @@ def _concat_jvp(i, xp, x_dot, y, *xs, axis):
 
 
 def _concat_vjp(i, xp, y_bar, y, *xs, axis):
-    start = int(np.sum([np.shape(x)[axis] for x in xs[:i]]))
+    start = sum(np.shape(x)[axis] for x in xs[:i])
     stop = start + np.shape(xs[i])[axis]
     idx = [slice(None)] * np.ndim(y_bar)
     idx[axis] = slice(start, stop)
@@ -570,5 +474,5 @@ def _concat_vjp(i, xp, y_bar, y, *xs, axis):
 
 
 defrule("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
-        jvp=_Each(_concat_jvp), vjp=_Each(_concat_vjp), flops=_zero, sample=_sample_concat)
-
+        jvp=EachInput(_concat_jvp), vjp=EachInput(_concat_vjp), flops=_zero,
+        sample=sampling.concatenate)

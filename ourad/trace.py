@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from . import core
-from .core import VJPTracer, _VJPTrace, primal_of
+from . import xp as _xp
+from .core import VJPTrace, VJPTracer
+from .primitive import primal_of
+from .transforms import _check_float
 
 _INFIX = {"add": "+", "subtract": "-", "multiply": "×", "divide": "/", "pow": "^"}
 
@@ -73,23 +75,22 @@ def trace(f, *primals, tangents=None, cotangent=None, names=None) -> Trace:
     >>> t = ourad.trace(lambda a, b: a * b + a, 1.5, 0.5)
     >>> print(t)
     """
-    xp = core._XP
     n = len(primals)
     if tangents is None:
         tangents = tuple((1.0 if i == 0 else 0.0) * np.ones_like(np.asarray(p))
                          if not isinstance(p, float) else (1.0 if i == 0 else 0.0)
                          for i, p in enumerate(primals))
     names = list(names) if names is not None else [f"x_{i + 1}" for i in range(n)]
-    tr = _VJPTrace()
+    tr = VJPTrace()
     with tr:
-        ins = [tr.leaf(core._check_float(p, "trace")) for p in primals]
+        ins = [tr.leaf(_check_float(p, "trace")) for p in primals]
         out = f(*ins)
     index = {}
     entries = []
     for k, (leaf, t, nm) in enumerate(zip(ins, tangents, names)):
-        index[id(leaf.node)] = k + 1 - n
+        index[id(leaf)] = k + 1 - n
         entries.append(Entry(k + 1 - n, "input", [nm], leaf.primal, t))
-    tangent_of = {id(leaf.node): t for leaf, t in zip(ins, tangents)}
+    tangent_of = {id(leaf): t for leaf, t in zip(ins, tangents)}
     for j, node in enumerate(tr.tape, start=1):
         index[id(node)] = j
         parents = {i: p for i, p in node.parents}
@@ -97,15 +98,16 @@ def trace(f, *primals, tangents=None, cotangent=None, names=None) -> Trace:
                 for i, a in enumerate(node.args)]
         t = None
         for i, p in node.parents:
-            ti = node.prim.jvp[i](xp, tangent_of[id(p)], node.out, *node.args, **node.params)
-            t = ti if t is None else xp.add(t, ti)
+            ti = node.prim.jvp[i](_xp, tangent_of[id(p)], node.primal, *node.args,
+                                 **node.params)
+            t = ti if t is None else _xp.add(t, ti)
         tangent_of[id(node)] = t
-        entries.append(Entry(j, node.prim.name, args, node.out, t, params=dict(node.params)))
+        entries.append(Entry(j, node.prim.name, args, node.primal, t, params=dict(node.params)))
     if isinstance(out, VJPTracer) and out.level == tr.level:
         y_bar = np.ones_like(out.primal) if cotangent is None else cotangent
         with tr:
-            tr.backward(out.node, y_bar, [leaf.node for leaf in ins], keep=True)
-        nodes = [leaf.node for leaf in ins] + tr.tape
+            tr.backward([(out, y_bar)], ins, keep=True)
+        nodes = ins + tr.tape
         for e, node in zip(entries, nodes):
             e.adjoint = node.ct
         out = out.primal

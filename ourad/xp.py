@@ -1,53 +1,60 @@
 """`ourad.xp`: the array namespace formulas compute with, under Array-API names.
 
-Every differentiable function here binds a primitive of the rule table (`ourad.rules.RULES`);
-the rest (constructors, comparisons, dtypes) works on plain NumPy values and gives plain
-results. Comparisons give plain boolean arrays, as the harness needs for masks.
+Every differentiable function here binds a primitive of the rule table (`ourad.rules.RULES`):
+one line `name = _op("name")` for a primitive called with its inputs alone, a `def` where the
+call needs shaping first. The rest (constructors, comparisons, dtypes) works on plain NumPy
+values and gives plain results. Comparisons give plain boolean arrays, as the harness needs
+for masks. `tests/test_ourad_rules.py` checks that this namespace and the table agree.
 
 >>> from ourad import xp
 >>> xp.sum(xp.sin(x) * 2.0)
 """
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import numpy as np
 
-from . import core
-from .core import Tracer, bind, primal_of
-from .rules import RULES
+from .primitive import Tracer, bind, primal_of, run
+from .rules import RULES, axes_of
 
-# Every primitive of the table with positional inputs only becomes `xp.<name>` as-is.
-_POSITIONAL = ("add", "subtract", "multiply", "divide", "negative", "pow", "sin", "cos", "exp",
-               "log", "log1p", "tanh", "sigmoid", "sqrt", "sign", "abs", "relu", "maximum",
-               "minimum", "where", "matmul")
-for _name in _POSITIONAL:
-    globals()[_name] = partial(bind, RULES[_name])
-    globals()[_name].__doc__ = f"ourad primitive '{_name}' (see ourad.rules)."
+
+def _op(name):
+    """`xp.<name>(*inputs)`: bind the primitive of that name (a C-level partial: no extra
+    Python frame on the hot path)."""
+    fn = partial(bind, RULES[name])
+    fn.__doc__ = f"ourad primitive '{name}' (see ourad.rules)."
+    return fn
+
+
+add = _op("add")
+subtract = _op("subtract")
+multiply = _op("multiply")
+divide = _op("divide")
+negative = _op("negative")
+pow = _op("pow")
+sin = _op("sin")
+cos = _op("cos")
+exp = _op("exp")
+log = _op("log")
+log1p = _op("log1p")
+tanh = _op("tanh")
+sigmoid = _op("sigmoid")
+sqrt = _op("sqrt")
+sign = _op("sign")
+abs = _op("abs")
+relu = _op("relu")
+maximum = _op("maximum")
+minimum = _op("minimum")
+where = _op("where")
+matmul = _op("matmul")
 
 power = pow  # Array API spells it pow; NumPy, power
 
-
-def sum(x, axis=None, keepdims=False):
-    """Sum over `axis` (all axes when None)."""
-    return bind(RULES["sum"], x, axis=_norm_axis(axis), keepdims=keepdims)
-
-
-def max(x, axis=None, keepdims=False):
-    """Largest entry over `axis`; at ties the derivative is shared equally."""
-    return bind(RULES["max"], x, axis=_norm_axis(axis), keepdims=keepdims)
-
-
-def min(x, axis=None, keepdims=False):
-    """Smallest entry over `axis`, as -max(-x)."""
-    return negative(max(negative(x), axis=axis, keepdims=keepdims))
-
-
-def mean(x, axis=None, keepdims=False):
-    """Arithmetic mean over `axis`."""
-    shape = np.shape(primal_of(x))
-    count = int(np.prod([shape[a] for a in (_norm_axis(axis) or range(len(shape)))]))
-    return divide(sum(x, axis=axis, keepdims=keepdims), float(count))
+_SUM, _MAX, _RESHAPE, _BROADCAST_TO, _PERMUTE_DIMS, _GETITEM, _SCATTER_ADD, _CONCATENATE = (
+    RULES[n] for n in ("sum", "max", "reshape", "broadcast_to", "permute_dims", "getitem",
+                       "scatter_add", "concatenate"))
 
 
 def _norm_axis(axis):
@@ -56,20 +63,43 @@ def _norm_axis(axis):
     return tuple(axis)
 
 
+def sum(x, axis=None, keepdims=False):
+    """Sum over `axis` (all axes when None)."""
+    return bind(_SUM, x, axis=_norm_axis(axis), keepdims=keepdims)
+
+
+def max(x, axis=None, keepdims=False):
+    """Largest entry over `axis`; at ties the derivative is shared equally."""
+    return bind(_MAX, x, axis=_norm_axis(axis), keepdims=keepdims)
+
+
+def min(x, axis=None, keepdims=False):
+    """Smallest entry over `axis`, as -max(-x)."""
+    return negative(max(negative(x), axis=axis, keepdims=keepdims))
+
+
+def mean(x, axis=None, keepdims=False):
+    """Arithmetic mean over `axis` (all axes when None)."""
+    axis = _norm_axis(axis)
+    shape = np.shape(primal_of(x))
+    count = math.prod(shape[a] for a in axes_of(axis, len(shape)))
+    return divide(sum(x, axis=axis, keepdims=keepdims), float(count))
+
+
 def reshape(x, shape):
     """Reshape; one entry of `shape` may be -1."""
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     if -1 in shape:
         shape = np.empty(np.shape(primal_of(x)), dtype=bool).reshape(shape).shape
-    return bind(RULES["reshape"], x, shape=shape)
+    return bind(_RESHAPE, x, shape=shape)
 
 
 def broadcast_to(x, shape):
-    return bind(RULES["broadcast_to"], x, shape=tuple(shape))
+    return bind(_BROADCAST_TO, x, shape=tuple(shape))
 
 
 def permute_dims(x, axes):
-    return bind(RULES["permute_dims"], x, axes=tuple(axes))
+    return bind(_PERMUTE_DIMS, x, axes=tuple(axes))
 
 
 def matrix_transpose(x):
@@ -94,15 +124,15 @@ def squeeze(x, axis):
 
 def getitem(x, idx):
     """x[idx]; the reverse rule scatter-adds, so repeated indices accumulate."""
-    return bind(RULES["getitem"], x, idx=idx)
+    return bind(_GETITEM, x, idx=idx)
 
 
 def scatter_add(g, idx, shape):
-    return bind(RULES["scatter_add"], g, idx=idx, shape=tuple(shape))
+    return bind(_SCATTER_ADD, g, idx=idx, shape=tuple(shape))
 
 
 def concatenate(arrays, axis=0):
-    return bind(RULES["concatenate"], *arrays, axis=axis)
+    return bind(_CONCATENATE, *arrays, axis=axis)
 
 
 def stack(arrays, axis=0):
@@ -115,6 +145,7 @@ def square(x):
 
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) shifted by the (constant) max for range safety."""
+    axis = _norm_axis(axis)
     c = np.max(primal_of(x), axis=axis, keepdims=True)
     c = np.where(np.isfinite(c), c, 0.0)
     s = log(sum(exp(subtract(x, c)), axis=axis, keepdims=True))
@@ -128,8 +159,10 @@ def softmax(x, axis=-1):
 
 
 def stop_gradient(x):
-    """The value of x as a constant to every transform."""
-    return primal_of(x)
+    """The value of x as a constant to every transform: a copy of it, never the buffer of
+    the caller's input (nor of an intermediate a reverse pass still needs)."""
+    p = primal_of(x)
+    return p.copy() if isinstance(p, np.ndarray) else p
 
 
 # --- constructors and plain (non-differentiable) helpers ---------------------------------------
@@ -201,26 +234,34 @@ def __getattr__(name):
     raise MissingOp(f"ourad.xp has no op '{name}'")
 
 
-# Python operators on tracers bind the primitives directly.
-def _install_operators():
-    def op(name, reflected=False):
-        prim = RULES[name]   # looked up once, not at every call
-        if reflected:
-            return lambda s, o: bind(prim, o, s)
-        return lambda s, o: bind(prim, s, o)
+# --- Python's operators on traced values --------------------------------------------------------
 
-    for dunder, name in [("add", "add"), ("sub", "subtract"), ("mul", "multiply"),
-                         ("truediv", "divide"), ("pow", "pow"), ("matmul", "matmul")]:
-        setattr(Tracer, f"__{dunder}__", op(name))
-        setattr(Tracer, f"__r{dunder}__", op(name, reflected=True))
-    neg, absolute = RULES["negative"], RULES["abs"]
-    Tracer.__neg__ = lambda s: bind(neg, s)
-    Tracer.__abs__ = lambda s: bind(absolute, s)
-    Tracer.__getitem__ = lambda s, idx: getitem(s, idx)
+_NEGATIVE, _ABS = RULES["negative"], RULES["abs"]
 
 
-_install_operators()
+def _binop(name):
+    prim = RULES[name]   # looked up once, not at every call
+    return (lambda s, o: bind(prim, s, o)), (lambda s, o: bind(prim, o, s))
 
+
+class ArrayOps:
+    """Python's operators for ourad's tracers (mixed into them by `ourad.core`): each binds
+    its primitive directly."""
+
+    __slots__ = ()
+    __add__, __radd__ = _binop("add")
+    __sub__, __rsub__ = _binop("subtract")
+    __mul__, __rmul__ = _binop("multiply")
+    __truediv__, __rtruediv__ = _binop("divide")
+    __pow__, __rpow__ = _binop("pow")
+    __matmul__, __rmatmul__ = _binop("matmul")
+    __neg__ = lambda s: bind(_NEGATIVE, s)    # noqa: E731 -- a partial would not bind self
+    __abs__ = lambda s: bind(_ABS, s)         # noqa: E731
+    __getitem__ = getitem
+    T = property(matrix_transpose)
+
+
+# --- the namespace of the reverse pass on concrete values ----------------------------------------
 
 class _Concrete:
     """The namespace the reverse pass hands to rules when no other transform is live: every
@@ -228,15 +269,17 @@ class _Concrete:
     no flop count is open, straight from the implementation). Anything else is `ourad.xp`'s
     own."""
 
-    def __init__(self, module, counted):
-        self._module = module
-        for name in _POSITIONAL:
-            prim = RULES[name]
-            setattr(self, name, partial(core.run_concrete, prim) if counted else prim.impl)
+    def __init__(self, counted):
+        for name, fn in globals().items():
+            if isinstance(fn, partial) and fn.func is bind:
+                prim = fn.args[0]
+                setattr(self, name, partial(run, prim) if counted else prim.impl)
 
     def __getattr__(self, name):
-        return getattr(self._module, name)
+        fn = globals()[name] if name in globals() else __getattr__(name)
+        setattr(self, name, fn)   # found once
+        return fn
 
 
-core._XP = __import__("sys").modules[__name__]
-core._CONCRETE = (_Concrete(core._XP, counted=False), _Concrete(core._XP, counted=True))
+CONCRETE = _Concrete(counted=False)
+CONCRETE_COUNTED = _Concrete(counted=True)

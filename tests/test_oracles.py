@@ -98,14 +98,28 @@ def test_fd_complex_step_refuses_a_formula_that_is_not_complex_safe():
             lambda xp, x: xp.abs(x), [np.array(-1.0)], [np.array(1.0)])   # |z| is not analytic
 
 
-def test_forward_difference_costs_n_plus_1_evaluations():
-    f = lambda xp, x: xp.sum(xp.sin(x) * x)  # noqa: E731
+def _counted(f, seen):
+    """f, counting its evaluations on our own: a call on a batch of k points counts k."""
+    def g(xp, x):
+        seen["calls"] += 1
+        seen["evaluations"] += x.shape[0] if np.ndim(x) == 2 else 1
+        return f(xp, x)
+    return g
+
+
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize("maps_leading_axis", [True, False])
+def test_fd_gradient_counts_every_evaluation_of_f(batched, maps_leading_axis):
+    f = lambda xp, x: xp.sum(xp.sin(x) * x, axis=-1 if maps_leading_axis else None)  # noqa: E731
     for n in (1, 5, 20):
+        x = np.linspace(0.1, 1, n)
+        seen = {"calls": 0, "evaluations": 0}
         fd = FiniteDifferences()
-        g = fd.gradient(f, np.linspace(0.1, 1, n), h=1e-7)
-        assert fd.evaluations == n + 1
-        np.testing.assert_allclose(g, np.cos(np.linspace(0.1, 1, n)) * np.linspace(0.1, 1, n)
-                                   + np.sin(np.linspace(0.1, 1, n)), atol=1e-6)
+        g = fd.gradient(_counted(f, seen), x, h=1e-7, batched=batched)
+        assert (fd.evaluations, fd.calls) == (seen["evaluations"], seen["calls"]), n
+        if not batched:   # the notes' formula, literally: f(x) and f(x + h e_i), one call each
+            assert fd.evaluations == fd.calls == n + 1
+        np.testing.assert_allclose(g, np.cos(x) * x + np.sin(x), atol=1e-6)
 
 
 def test_fd_error_against_step_has_the_two_slopes_the_notes_warn_of():

@@ -1,5 +1,7 @@
 """ourad's public transforms: nesting, broadcasting, errors, kinks, traces and flop counts."""
 import math
+import operator
+import re
 
 import numpy as np
 import pytest
@@ -135,6 +137,140 @@ def test_escaped_tracer_is_reported():
     ourad.grad(lambda x: box.append(x) or x * 1.0)(1.0)
     with pytest.raises(RuntimeError, match="escaped"):
         box[0] * 2.0
+
+
+def test_integer_bool_and_complex_tangents_raise_type_error_naming_dtype():
+    for bad in (np.arange(3), np.ones(3, bool), np.ones(3, complex)):
+        with pytest.raises(TypeError, match=rf"ourad\.jvp: .*tangent.*{bad.dtype}"):
+            ourad.jvp(lambda x: x * 2.0, (np.ones(3),), (bad,))
+    with pytest.raises(TypeError, match=r"ourad\.jvp: .*tangent.*int"):
+        ourad.jvp(lambda x: x * 2.0, (1.0,), (1,))
+
+
+def test_integer_bool_and_complex_cotangents_raise_type_error_naming_dtype():
+    _, back = ourad.vjp(lambda x: x * 2.0, np.ones(3))
+    for bad in (np.arange(3), np.ones(3, bool), np.ones(3, complex)):
+        with pytest.raises(TypeError, match=rf"ourad\.vjp: .*cotangent.*{bad.dtype}"):
+            back(bad)
+    _, back = ourad.vjp(lambda x: x * 2.0, 1.0)
+    with pytest.raises(TypeError, match=r"ourad\.vjp: .*cotangent.*int"):
+        back(1)
+
+
+def test_a_missing_cotangent_is_refused():
+    _, back = ourad.vjp(lambda x: x * 2.0, np.ones(3))
+    with pytest.raises(TypeError, match=r"ourad\.vjp: the cotangent is None.*\(3,\)"):
+        back(None)
+
+
+# Converting a traced value to a plain number or array loses its derivative: refused, naming
+# the conversion, as JAX's ConcretizationTypeError does.
+CONVERSIONS = {
+    "float()": lambda x: x * float(x),
+    "int()": lambda x: x * int(x),
+    "operator.index()": lambda x: x * [1.0, 2.0][operator.index(x)],
+    "complex()": lambda x: x * complex(x).real,
+    "math.sin()": lambda x: x * math.sin(x),
+    "np.mean()": lambda x: x * np.mean(x),
+    "np.asarray()": lambda x: x * np.asarray(x),
+}
+
+
+@pytest.mark.parametrize("conversion", CONVERSIONS)
+@pytest.mark.parametrize("mode", MODES)
+def test_converting_a_traced_value_raises_naming_the_conversion(conversion, mode):
+    want = {"math.sin()": "float()", "np.mean()": "NumPy", "np.asarray()": "NumPy",
+            "operator.index()": "index"}.get(conversion, conversion)
+    with pytest.raises(TypeError, match=rf"{re.escape(want)}.*traced value.*ourad\.xp"):
+        MODES[mode](CONVERSIONS[conversion])(1.0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_comparisons_and_branches_on_traced_values_still_work(mode):
+    def f(x):
+        y = xp.where(x > 0, x * x, -x)
+        if x > 0 and y:             # plain booleans: branch on the primal
+            return y * 3.0
+        return y
+    assert MODES[mode](f)(2.0) == 12.0
+    assert MODES[mode](f)(-2.0) == -1.0
+
+
+def test_stop_gradient_never_hands_out_the_callers_buffer():
+    a = np.array([1.0, 2.0])
+
+    def f(v):
+        c = xp.stop_gradient(v)
+        c[0] = 99.0           # a constant of f's own: writing to it must not reach the caller
+        return xp.sum(v * c)
+    g = ourad.grad(f)(a)
+    np.testing.assert_array_equal(a, [1.0, 2.0])
+    np.testing.assert_array_equal(g, [99.0, 2.0])
+    y, _ = ourad.jvp(lambda v: v * xp.stop_gradient(v), (a,), (np.ones(2),))
+    np.testing.assert_array_equal(y, [1.0, 4.0])
+
+
+# --- several outputs --------------------------------------------------------------------------
+
+def two_outputs(x):
+    return x * 2.0, [xp.sin(x), 3.0 * xp.ones_like(x)]
+
+
+def test_vjp_of_several_outputs_returns_arrays_and_takes_a_matching_cotangent():
+    x = np.array([0.5, -1.0, 2.0])
+    y, back = ourad.vjp(two_outputs, x)
+    assert type(y) is tuple and type(y[1]) is list
+    assert all(type(v) is np.ndarray for v in (y[0], *y[1]))
+    np.testing.assert_array_equal(y[0], 2 * x)
+    np.testing.assert_array_equal(y[1][0], np.sin(x))
+    u0, u1, u2 = np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.5, 4.0]), np.ones(3)
+    (x_bar,) = back((u0, [u1, u2]))
+    np.testing.assert_allclose(x_bar, 2 * u0 + np.cos(x) * u1, rtol=1e-15)
+    # the same output twice: its cotangents add up
+    _, back2 = ourad.vjp(lambda v: (v * 2.0, v * 2.0), x)
+    np.testing.assert_array_equal(back2((u0, u1))[0], 2 * (u0 + u1))
+
+
+def test_vjp_of_several_outputs_refuses_a_cotangent_of_another_structure():
+    x = np.ones(3)
+    _, back = ourad.vjp(two_outputs, x)
+    with pytest.raises(ValueError, match="structure"):
+        back(np.ones(3))
+    with pytest.raises(ValueError, match="structure"):
+        back((np.ones(3), np.ones(3)))
+    with pytest.raises(ValueError, match=r"\(2,\).*\(3,\)"):
+        back((np.ones(3), [np.ones(2), np.ones(3)]))
+
+
+def test_output_that_is_no_array_is_refused_naming_its_type():
+    for transform in (lambda f: ourad.vjp(f, 1.0), lambda f: ourad.jvp(f, (1.0,), (1.0,))):
+        with pytest.raises(TypeError, match="dict"):
+            transform(lambda x: {"y": x})
+
+
+@pytest.mark.parametrize("jac", [ourad.jacfwd, ourad.jacrev])
+def test_jacobian_of_several_outputs_has_one_block_per_output(jac):
+    x = np.array([0.5, -1.0, 2.0])
+    J = jac(two_outputs)(x)
+    np.testing.assert_allclose(J[0], 2 * np.eye(3))
+    np.testing.assert_allclose(J[1][0], np.diag(np.cos(x)), rtol=1e-15)
+    np.testing.assert_array_equal(J[1][1], np.zeros((3, 3)))
+
+
+@pytest.mark.parametrize("jac", [ourad.jacfwd, ourad.jacrev])
+@pytest.mark.parametrize("f,x,shape", [
+    (lambda v: v * 2.0, np.zeros(0), (0, 0)),
+    (lambda v: xp.sum(v), np.zeros(0), (0,)),
+    (lambda v: v[:0], np.ones(3), (0, 3)),
+    (lambda v: xp.reshape(v, (2, 0)) * 2.0, np.zeros((0, 2)), (2, 0, 0, 2)),
+])
+def test_empty_jacobian_has_shape_out_by_in(jac, f, x, shape):
+    J = jac(f)(x)
+    assert np.shape(J) == shape and np.result_type(J) == np.float64
+
+
+def test_hessian_of_a_function_of_no_entries_is_empty():
+    assert np.shape(ourad.hessian(lambda v: xp.sum(v * v))(np.zeros(0))) == (0, 0)
 
 
 # --- the trace --------------------------------------------------------------------------------
