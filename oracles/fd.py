@@ -122,7 +122,6 @@ class FiniteDifferences:
         """The derivative of f at `primals` along `tangents`, with its error bound."""
         method, step = method or self.method, step or self.step
         before = self.evaluations
-        eps = float(np.finfo(self.dtype).eps)
         vmax = max((float(np.max(np.abs(v))) for v in tangents if np.size(v)), default=0.0)
         if vmax == 0.0:
             out = self._eval(f, primals)
@@ -131,51 +130,63 @@ class FiniteDifferences:
         xmax = max((float(np.max(np.abs(p))) for p in primals if np.size(p)), default=0.0)
         scale = max(1.0, xmax) / vmax            # h * |v| is measured against |x|
         g = lambda t: self._eval(f, primals, t, tangents).astype(float)  # noqa: E731
-
         if method == "complex":
-            h = 1e-20 * scale
-            try:
-                self.evaluations += 1
-                self.calls += 1
-                args = [np.asarray(p, complex) + 1j * h * np.asarray(v, float)
-                        for p, v in zip(primals, tangents)]
-                val = np.imag(np.asarray(f(xp, *args))) / h
-            except (TypeError, ValueError) as exc:
-                raise Unsupported(f"complex step: the formula is not complex-safe ({exc})")
-            # a formula that is not real-analytic (abs, maximum, ...) runs on complex numbers
-            # but answers wrongly: cross-check against central differences
-            check = self.directional(f, primals, tangents, method="central")
-            if np.any(np.abs(val - check.value) > check.error):
-                raise Unsupported("complex step disagrees with central differences beyond "
-                                  "their error: the formula is not real-analytic here")
-            err = SAFETY * eps * np.abs(val) + 1e-300
-            return Estimate(val, err, self.evaluations - before, h, method)
+            val, err, h = self._complex(f, primals, tangents, scale)
+        elif method in ("forward", "backward"):
+            val, err, h = self._one_sided(g, scale, step, 1.0 if method == "forward" else -1.0)
+        else:
+            val, err, h = self._central(g, scale, step, method == "richardson")
+        return Estimate(val, err, self.evaluations - before, h, method)
 
+    def _complex(self, f, primals, tangents, scale):
+        eps = float(np.finfo(self.dtype).eps)
+        h = 1e-20 * scale
+        try:
+            self.evaluations += 1
+            self.calls += 1
+            args = [np.asarray(p, complex) + 1j * h * np.asarray(v, float)
+                    for p, v in zip(primals, tangents)]
+            val = np.imag(np.asarray(f(xp, *args))) / h
+        except (TypeError, ValueError) as exc:
+            raise Unsupported(f"complex step: the formula is not complex-safe ({exc})")
+        # a formula that is not real-analytic (abs, maximum, ...) runs on complex numbers
+        # but answers wrongly: cross-check against central differences
+        check = self.directional(f, primals, tangents, method="central")
+        if np.any(np.abs(val - check.value) > check.error):
+            raise Unsupported("complex step disagrees with central differences beyond "
+                              "their error: the formula is not real-analytic here")
+        return val, SAFETY * eps * np.abs(val) + 1e-300, h
+
+    def _one_sided(self, g, scale, step, sign):
+        eps = float(np.finfo(self.dtype).eps)
         g0 = g(0.0)
         mag = np.abs(g0)
-        if method in ("forward", "backward"):
-            sign = 1.0 if method == "forward" else -1.0
-            if step is None:   # pilot: f'' by a three-point stencil at H = eps^(1/4)
-                H = eps ** 0.25 * scale
-                d2 = np.abs(g(H) - 2 * g0 + g(-H)) / H**2
-                h = _clip(2 * np.sqrt(eps * max(mag.max(), 1e-300) / max(d2.max(), 1e-300)),
-                          eps ** 0.5 * scale * 1e-2, H)
-            else:
-                d2, h = None, step
-            g1 = g(sign * h)
-            val = sign * (g1 - g0) / h
-            mag = np.maximum(mag, np.abs(g1))
-            trunc = 0.5 * h * d2 if d2 is not None else 0.0
-            err = SAFETY * (trunc + 2 * ROUNDOFF * eps * mag / h + eps * scale / h * np.abs(val))
-            return Estimate(val, err, self.evaluations - before, h, method)
+        if step is None:   # pilot: f'' by a three-point stencil at H = eps^(1/4)
+            H = eps ** 0.25 * scale
+            d2 = np.abs(g(H) - 2 * g0 + g(-H)) / H**2
+            h = _clip(2 * np.sqrt(eps * max(mag.max(), 1e-300) / max(d2.max(), 1e-300)),
+                      eps ** 0.5 * scale * 1e-2, H)
+        else:
+            d2, h = None, step
+        g1 = g(sign * h)
+        val = sign * (g1 - g0) / h
+        mag = np.maximum(mag, np.abs(g1))
+        trunc = 0.5 * h * d2 if d2 is not None else 0.0
+        err = SAFETY * (trunc + 2 * ROUNDOFF * eps * mag / h + eps * scale / h * np.abs(val))
+        return val, err, h
 
-        # central and Richardson: pilot f''' by a five-point stencil at H = eps^(1/5)
+    def _central(self, g, scale, step, richardson):
+        """Central differences, or Richardson's extrapolation of them; both pilot the third
+        derivative by a five-point stencil at H = eps^(1/5)."""
+        eps = float(np.finfo(self.dtype).eps)
+        g0 = g(0.0)
+        mag = np.abs(g0)
         H = eps ** 0.2 * scale
-        if step is None or method == "richardson":
+        if step is None or richardson:
             gp1, gm1, gp2, gm2 = g(H), g(-H), g(2 * H), g(-2 * H)
             d3 = np.abs(gp2 - 2 * gp1 + 2 * gm1 - gm2) / (2 * H**3)
             mag = np.maximum.reduce([mag, np.abs(gp1), np.abs(gm1), np.abs(gp2), np.abs(gm2)])
-        if method == "richardson":
+        if richardson:
             # central differences at H, H/2, H/4, extrapolated twice: R1 from (H, H/2) and R2
             # from (H/2, H/4) cancel the h^2 term (each is the five-point stencil); R2's error
             # is about |R1 - R2| / 15, since both are dominated by an h^4 term
@@ -185,7 +196,7 @@ class FiniteDifferences:
             mag = np.maximum.reduce([mag, np.abs(gph), np.abs(gmh), np.abs(gpq), np.abs(gmq)])
             err = SAFETY * (np.abs(r1 - r2) / 15 + 2 * ROUNDOFF * eps * mag / (H / 4)
                             + eps * scale / (H / 4) * np.abs(r2))
-            return Estimate(r2, err, self.evaluations - before, H / 4, method)
+            return r2, err, H / 4
         if step is None:
             h = _clip(np.cbrt(3 * eps * max(mag.max(), 1e-300) / max(d3.max(), 1e-300)),
                       eps ** (1 / 3) * scale * 1e-2, H)
@@ -196,7 +207,7 @@ class FiniteDifferences:
         val = (gp - gm) / (2 * h)
         mag = np.maximum.reduce([mag, np.abs(gp), np.abs(gm)])
         err = SAFETY * (trunc + ROUNDOFF * eps * mag / h + eps * scale / h * np.abs(val))
-        return Estimate(val, err, self.evaluations - before, h, method)
+        return val, err, h
 
     def jacobian(self, f, primals):
         """The full Jacobian (outputs flattened by inputs flattened), its error bound and f's

@@ -15,7 +15,7 @@ Readings (the notes are silent or loose here):
 """
 import numpy as np
 
-from oracles.claims import Claim, scalars, seeded
+from oracles.claims import Claim, seeded
 
 SECTION_RM = "Reverse Mode Auto. Diff."
 SECTION_CD = "Computing derivatives"
