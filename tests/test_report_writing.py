@@ -1,0 +1,103 @@
+"""The report directory is written as a unit (oracles.writing): concurrent runs never share a
+temporary name and never leave a results.json beside another run's index.html; a failure to
+write is one line naming the path and the reason, a non-zero exit, and the previous report
+left as it was; a missing report dependency is a warning and a field, never a stale page."""
+import errno
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from oracles import writing
+from oracles.writing import ReportWriteError, write_report_dir
+
+from test_reports import SAMPLE, results
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _result(tag):
+    res = results(SAMPLE)
+    res["summary"]["commit"] = tag
+    return res
+
+
+def _write(args):
+    target, tag = args
+    write_report_dir(target, _result(tag))
+    return tag
+
+
+def _consistent(target):
+    """results.json and index.html of one directory come from the same run."""
+    tag = json.loads((target / "results.json").read_text())["summary"]["commit"]
+    assert f", {tag}</td>" in (target / "index.html").read_text()
+    return tag
+
+
+def test_120_concurrent_writes_leave_one_consistent_report(tmp_path):
+    target = tmp_path / "rep"
+    jobs = [(target, f"run-{i:03d}") for i in range(120)]
+    with ProcessPoolExecutor(max_workers=8) as pool:
+        done = list(pool.map(_write, jobs))           # re-raises any writer's exception
+    assert len(done) == 120
+    assert _consistent(target) in done
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]   # no temporary left
+    assert sorted(p.name for p in target.iterdir()) == ["index.html", "results.json"]
+
+
+def test_a_failed_write_leaves_the_previous_report_intact(tmp_path, monkeypatch):
+    target = tmp_path / "rep"
+    write_report_dir(target, _result("old-run"))
+
+    def disk_full(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(writing.os, "chmod", disk_full)
+    with pytest.raises(ReportWriteError) as err:
+        write_report_dir(target, _result("new-run"))
+    assert str(err.value) == f"cannot write the report to {target}: No space left on device"
+    assert _consistent(target) == "old-run"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
+
+
+def conformance(tmp_path, *args, env_path=None):
+    env = dict(os.environ)
+    if env_path:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(env_path),
+                                                           env.get("PYTHONPATH")]))
+    cmd = [sys.executable, "-m", "oracles", "-q", "-p", "no:cacheprovider",
+           "-W", "ignore::DeprecationWarning", "--ad-oracles", "referee",
+           "--ad-examples", "2", "-k", "chain-scalar-sin-exp-tanh", *args]
+    p = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    return p.returncode, p.stdout + p.stderr
+
+
+def test_an_unwritable_report_directory_is_one_line_and_fails_the_run(tmp_path):
+    (tmp_path / "a-file").write_text("not a directory")
+    target = tmp_path / "a-file" / "rep"
+    code, out = conformance(tmp_path, "--ad-report-dir", str(target))
+    assert code == 1, out
+    assert f"report NOT written: cannot write the report to {target}: " in out, out
+    assert "Traceback" not in out
+    assert (tmp_path / "a-file").read_text() == "not a directory"
+
+
+def test_a_missing_report_dependency_is_a_warning_and_no_stale_page(tmp_path):
+    target = tmp_path / "rep"
+    write_report_dir(target, _result("old-run"))          # an earlier run's page
+    blocker = tmp_path / "block" / "jinja2"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text(
+        "raise ImportError(\"No module named 'jinja2'\", name='jinja2')\n")
+    code, out = conformance(tmp_path, "--ad-report-dir", str(target),
+                            env_path=tmp_path / "block")
+    assert code == 0, out                                   # the verdict does not depend on it
+    assert "warning: the HTML report was not written: jinja2 is not installed" in out, out
+    res = json.loads((target / "results.json").read_text())
+    assert "jinja2 is not installed" in res["summary"]["report_error"]
+    assert res["summary"]["gate"] == "pass" and res["records"]
+    assert not (target / "index.html").exists()             # the old page is gone, not stale
