@@ -101,8 +101,8 @@ def std(f):
 
 
 class RecordingNamespace:
-    """A namespace that records every name looked up (for the list of names a subject's
-    namespace must provide)."""
+    """A namespace that records every name looked up in it (`names`), then hands the lookup
+    to `base`; a name `base` lacks is recorded too, before the AttributeError."""
 
     def __init__(self, base):
         self._base, self.names = base, set()
@@ -112,3 +112,34 @@ class RecordingNamespace:
             raise AttributeError(name)
         self.names.add(name)
         return getattr(self._base, name)
+
+
+def names_looked_up(calls, base=None) -> tuple[list, list]:
+    """The names the formulas of `calls` (pairs `(f, arrays)`, f(xp, *arrays)) look up in the
+    namespace they are handed: (required, optional). Required are standard names an engine's
+    `xp` must provide, including those the harness's own definitions use; optional are the
+    names defined here that an engine may provide itself (relu, ...)."""
+    import numpy as np
+    rec = RecordingNamespace(np if base is None else base)
+    ns = StandardNamespace(rec)
+    for f, arrays in calls:
+        f = getattr(f, "__wrapped__", f) if getattr(f, "_ad_std", False) else f
+        f(ns, *arrays)
+    optional = sorted(n for n in rec.names if n in DEFINED)
+    return sorted(rec.names - set(optional)), optional
+
+
+def catalogue_names(claims=None) -> tuple[list, list]:
+    """`names_looked_up` over every claim of the catalogue, each at its first drawn input
+    (`python -m oracles.namespace` prints them)."""
+    from .claims import load_catalogue
+    from .harness import draw_inputs
+    claims = load_catalogue() if claims is None else claims
+    calls = [(c.f, draw_inputs(c, 1)[0]) for c in claims if c.f is not None]
+    return names_looked_up(calls)
+
+
+if __name__ == "__main__":
+    required, optional = catalogue_names()
+    print("required:", ", ".join(required))
+    print("optional:", ", ".join(optional))
