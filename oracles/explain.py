@@ -3,6 +3,9 @@ rerun it. Non-finite numbers are printed as words, never a format error."""
 from __future__ import annotations
 
 from .calls import fmt
+from .verdict import blame_line
+
+__all__ = ["explain", "blame_line"]
 
 
 def explain(rec: dict) -> str:
@@ -23,13 +26,3 @@ def explain(rec: dict) -> str:
         lines.append("  " + rec["detail"].replace("\n", "\n    "))
     lines.append(f"  reproduce: {rec['reproduce']}")
     return "\n".join(lines)
-
-
-def blame_line(b: dict) -> str:
-    """"divide, d/d(argument 1), reverse mode, at (1.5, 0.5): got -6.0, want 6.0"."""
-    if b.get("op") == "composition":
-        return f"composition: {b.get('detail', '')}"
-    arg = "" if b.get("argument") is None else f", d/d(argument {b['argument']})"
-    mode = "reverse mode" if b.get("mode") == "vjp" else "forward mode"
-    return (f"{b['op']}{arg}, {mode}, at {b.get('at', b.get('inputs'))}: got {b.get('got')}, "
-            f"want {b.get('want')}")

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .calls import call, has_mode, to_float64
 from .fd import FiniteDifferences
 from .kinks import kink_table
+from .namespace import std
 
 
 def _safe(fn, *args):
@@ -17,56 +19,105 @@ def _safe(fn, *args):
 
 
 def collect(harness) -> dict:
-    ctx = harness.context
-    return {"trace": _safe(trace_tables, ctx), "fd_curves": _safe(fd_curves),
+    return {"trace": _safe(trace_tables, harness), "fd_curves": _safe(fd_curves),
             "kinks": _safe(lambda: kink_table(list(harness.subjects)
                                               + list(harness.oracles.values()),
                                               harness.timeout)),
-            "costs": _safe(cost_table, ctx)}
+            "costs": _safe(cost_table, harness), "readings": _safe(readings)}
 
 
-def trace_tables(ctx) -> dict:
-    """The notes' forward-mode table beside ourad's trace and the reference, and the adjoint
-    table of the same example."""
+def readings() -> dict:
+    """Where the notes had to be read around (oracles/catalogue/readings.py) and the items
+    of the notes the coverage map leaves unchecked, with why."""
+    from .catalogue.coverage_map import COVERAGE, Reason
+    from .catalogue.readings import as_dicts
+    return {"places": as_dicts(),
+            "unchecked": [{"text": k.split("#")[0], "reason": str(v)}
+                          for k, v in COVERAGE.items() if isinstance(v, Reason)]}
+
+
+def _with(subjects, mode):
+    """The subject to ask for `mode`: one that has it natively (`native_modes`, where an
+    engine declares it) before one that builds it from the other mode."""
+    able = [e for e in subjects if has_mode(e, mode)]
+    return next((e for e in able if mode in getattr(e, "native_modes", (mode,))),
+                able[0] if able else None)
+
+
+def _ask(eng, mode, f, primals, w, timeout):
+    """The subject's answer (out, derivative), or (None, None) where it cannot give one."""
+    fn = getattr(eng, mode)
+    res, fault = call(fn, std(f), [np.asarray(p, float) for p in primals],
+                      [np.asarray(t, float) for t in w] if mode == "jvp" else
+                      np.asarray(w, float), timeout=timeout)
+    if fault is not None:
+        return None, None
+    try:
+        out, d = res
+        return float(to_float64(out, "out")), d
+    except Exception:  # noqa: BLE001 -- the checks report what is malformed; a table shows a gap
+        return None, None
+
+
+def trace_tables(harness) -> dict:
+    """The notes' forward-mode table beside the run's subject and the reference, and the
+    adjoint table of the same example. The subject computes each line (a JVP of the program's
+    prefix up to the line, a VJP for each adjoint); ourad's trace gives the lines' names and
+    expressions."""
     import ourad
     from .catalogue import sec_3_forward_mode as sec
-    X = sec.X
-    fn = lambda a, b: sec.run(ourad.xp, a, b)[6]  # noqa: E731
-    t = ourad.trace(fn, *X, tangents=(1.0, 0.0), names=["x_1", "x_2"])
+    ctx, X = harness.context, sec.X
+    fwd, rev = _with(harness.subjects, "jvp"), _with(harness.subjects, "vjp")
+    t = ourad.trace(lambda a, b: sec.run(ourad.xp, a, b)[6], *X, tangents=(1.0, 0.0),
+                    names=["x_1", "x_2"])
     rules = {k: p for k, p, _ in sec.TANGENT_RULES}
     lines = {k: p for k, p, _ in sec.LINES}
-    rows = []
+    rows, adjoint = [], []
     for e in t.entries:
         k = e.index
-        ref_primal = float(sec.prefix(k)(np, *X))
         _, ref_t = ctx.reference.jvp(sec.prefix(k), [np.array(X[0]), np.array(X[1])],
                                      [np.array(1.0), np.array(0.0)])
+        got_p, got_t = (_ask(fwd, "jvp", sec.prefix(k), X, (1.0, 0.0), harness.timeout)
+                        if fwd else (None, None))
         rows.append({
             "k": k, "name": e.name,
             "printed_primal": lines.get(k, "v_{-1} = x_1" if k == -1 else "v_0 = x_2"),
             "printed_value": sec.PRINTED_PRIMALS[k + 1],
-            "computed_expression": e.expression, "computed_primal": float(e.primal),
-            "reference_primal": ref_primal,
+            "computed_expression": e.expression, "computed_primal": got_p,
+            "reference_primal": float(sec.prefix(k)(np, *X)),
             "printed_rule": rules.get(k, r"\dot{v}_{%d} (seed)" % k),
             "printed_tangent": sec.PRINTED_TANGENTS[k + 1],
-            "computed_tangent": float(e.tangent), "reference_tangent": float(ref_t),
+            "computed_tangent": _scalar(got_t), "reference_tangent": float(ref_t),
             "rule_claim": f"fwd-table-tangent-rule-v{k}" if k in rules else None})
-    adjoint = []
-    for e in t.entries:
-        k = e.index
-        if k < 1:
-            ref = ctx.reference.vjp(lambda xp, a, b: sec.run(xp, a, b)[6],
-                                    [np.array(X[0]), np.array(X[1])], np.array(1.0))[1][k + 1]
-        else:
-            v_k = float(sec.run(np, *X)[k])
-            _, ref = ctx.reference.jvp(lambda xp, s, a, b, k=k: sec.run(xp, a, b,
-                                                                        override=(k, s))[6],
-                                       [np.array(v_k), np.array(X[0]), np.array(X[1])],
-                                       [np.array(1.0), np.array(0.0), np.array(0.0)])
+        f, prim, which = _adjoint_of(sec, k)
+        _, ref = ctx.reference.vjp(f, [np.array(p) for p in prim], np.array(1.0))
+        got = _ask(rev, "vjp", f, prim, 1.0, harness.timeout)[1] if rev else None
         adjoint.append({"k": k, "name": e.name, "expression": e.expression,
-                        "computed_adjoint": float(e.adjoint), "reference_adjoint": float(ref)})
+                        "computed_adjoint": _scalar(got[which]) if got is not None else None,
+                        "reference_adjoint": float(ref[which])})
     return {"point": list(X), "seed": [1.0, 0.0], "reference": ctx.reference.name,
+            "computed_by": {"forward": fwd.name if fwd else None,
+                            "adjoint": rev.name if rev else None},
             "forward": rows, "adjoint": adjoint, "printed_partial": sec.PRINTED_PARTIAL}
+
+
+def _adjoint_of(sec, k):
+    """(f, primals, which input) whose VJP along 1 gives the adjoint of v_k: for the inputs
+    the gradient of f; for a line, f with v_k overridden, differentiated in v_k."""
+    X = sec.X
+    if k < 1:
+        return (lambda xp, a, b: sec.run(xp, a, b)[6]), list(X), k + 1
+    v_k = float(sec.run(np, *X)[k])
+    return ((lambda xp, s, a, b: sec.run(xp, a, b, override=(k, s))[6]),
+            [v_k, X[0], X[1]], 0)
+
+
+def _scalar(d):
+    try:
+        a = to_float64(d, "derivative")
+        return float(a.reshape(-1)[0]) if a.size == 1 else None
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def fd_curves() -> dict:
@@ -88,9 +139,17 @@ def fd_curves() -> dict:
     return {"function": "sin at x = 1", "exact": exact, "curves": curves}
 
 
-def cost_table(ctx) -> dict:
+def cost_table(harness) -> dict:
+    """ourad's counts (the harness's own measure, whatever the subject), JAX's and PyTorch's;
+    `subject_note` says whether the run's subject is ourad."""
     from .catalogue import sec_6_network_cost as sec
+    names = [e.name for e in harness.subjects]
+    mine = all(n.startswith("ourad") for n in names)
     return {"network": "R^2 -> R^1000 -> R^1000 -> R, tanh, no bias",
-            "ourad": dict(sec.counts()), "frameworks": sec.framework_counts(ctx),
+            "counted_by": "ourad",
+            "subject_note": "" if mine else (
+                f"the run's subject ({', '.join(names)}) is not counted: flops are counted "
+                "by ourad, by XLA and by PyTorch"),
+            "ourad": dict(sec.counts()), "frameworks": sec.framework_counts(harness.context),
             "printed": {"backward to the input": "~10^6 flops",
                         "weight-gradient products": "~10^6 flops"}}

@@ -13,6 +13,7 @@ class OuradForward:
     """Forward mode only: a VJP costs one JVP per input entry."""
     name = "ourad-forward"
     xp = ourad.xp
+    native_modes = ("jvp",)     # the VJP is built from JVPs
 
     def jvp(self, f, primals, tangents):
         out, t = ourad.jvp(lambda *a: f(ourad.xp, *a), primals, tangents)
@@ -35,6 +36,7 @@ class OuradReverse:
     """Reverse mode only: a JVP costs one VJP per output entry."""
     name = "ourad-reverse"
     xp = ourad.xp
+    native_modes = ("vjp",)     # the JVP is built from VJPs
 
     def vjp(self, f, primals, cotangent):
         out, back = ourad.vjp(lambda *a: f(ourad.xp, *a), *primals)

@@ -111,3 +111,13 @@ def jsonable(x):
     if isinstance(x, float):
         return x if math.isfinite(x) else str(x)
     return str(x)
+
+
+def blame_line(b: dict) -> str:
+    """"divide, d/d(argument 1), reverse mode, at (1.5, 0.5): got -6.0, want 6.0"."""
+    if b.get("op") == "composition":
+        return f"composition: {b.get('detail', '')}"
+    arg = "" if b.get("argument") is None else f", d/d(argument {b['argument']})"
+    mode = "reverse mode" if b.get("mode") == "vjp" else "forward mode"
+    return (f"{b['op']}{arg}, {mode}, at {b.get('at', b.get('inputs'))}: got {b.get('got')}, "
+            f"want {b.get('want')}")

@@ -17,6 +17,8 @@ from markupsafe import Markup
 
 from oracles.verdict import CATEGORIES, CATEGORY_LIST, SEVERITY
 
+from .findings import findings, readings
+
 HERE = Path(__file__).resolve().parent
 _ROLE_ORDER = ("referee", "ad", "numeric")
 
@@ -169,7 +171,9 @@ def build_context(result: dict, previous: dict | None = None) -> dict:
         for e in engines:
             er = [r for r in recs if r["engine"] == e]
             if er:
-                cells[e] = {"category": _worst(er), "n": len(er)}
+                worst = _worst(er)
+                cells[e] = {"category": worst, "n": len(er), "baselined": any(
+                    r.get("baselined") for r in er if r["category"] == worst)}
         discrepancies = [r for r in recs if r["category"] != "agree"]
         sections[info["section"]].append({
             "id": cid, "info": info, "cells": cells, "worst": _worst(recs),
@@ -192,9 +196,11 @@ def build_context(result: dict, previous: dict | None = None) -> dict:
             row["rule_category"] = rule_cat.get(row["rule_claim"]) if row["rule_claim"] else None
             row["rule_math"] = render_math(row["printed_rule"])
             row["primal_math"] = render_math(row["printed_primal"])
+            row["computed_primal_ok"] = _close(row["computed_primal"], row["reference_primal"])
+            row["computed_tangent_ok"] = _close(row["computed_tangent"],
+                                                row["reference_tangent"])
         for row in trace["adjoint"]:
-            row["ok"] = abs(row["computed_adjoint"] - row["reference_adjoint"]) <= \
-                1e-12 * max(1.0, abs(row["reference_adjoint"]))
+            row["ok"] = _close(row["computed_adjoint"], row["reference_adjoint"])
     counts = result["summary"].get("counts", {})
     return {"s": result["summary"], "counts": [(c, counts.get(c, 0)) for c in CATEGORIES],
             "engines": engines, "sections": sorted(sections.items()),
@@ -204,7 +210,13 @@ def build_context(result: dict, previous: dict | None = None) -> dict:
             "costs": extras.get("costs") if isinstance(extras.get("costs"), dict) and
             "ourad" in extras.get("costs", {}) else None,
             "comparison": compare(result, previous), "n_records": len(records),
+            "findings": findings(records), "readings": readings(result),
             "fmt": _fmt}
+
+
+def _close(got, want) -> bool:
+    """A subject's value in the trace tables against the reference (None: it gave none)."""
+    return got is not None and abs(got - want) <= 1e-12 * max(1.0, abs(want))
 
 
 def _decimals(text: str) -> int:

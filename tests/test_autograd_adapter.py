@@ -142,3 +142,22 @@ def test_a_planted_bug_in_the_adapters_maximum_is_caught(tmp_path):
     assert code == 1 and res["summary"]["gate"] == "fail", out
     bad = {r["claim"] for r in res["records"] if r["category"] == "subject-defect"}
     assert "relu-derivative" in bad and "mlp-backward-loop-relu-identity-sqerr" in bad, bad
+
+
+def test_the_report_is_about_the_plugged_in_subject(tmp_path):
+    """The trace tables are computed by the subject and say so; the subject's column comes
+    first; the cost table says whose counts are whose; findings lead, above the matrix."""
+    code, res, out = _conformance(tmp_path, "autograd_engine:AutogradMaxBug",
+                                  "relu-derivative or fwd-table-inputs")
+    trace = res["extras"]["trace"]
+    assert trace["computed_by"] == {"forward": "autograd-planted-maximum-bug", "adjoint": "autograd-planted-maximum-bug"}
+    assert trace["forward"][2]["computed_tangent"] == pytest.approx(2.0)   # v_1-dot at the seed
+    assert "not counted" in res["extras"]["costs"]["subject_note"]
+    html = (tmp_path / "rep" / "index.html").read_text()
+    assert "computed tangent (autograd-planted-maximum-bug)" in html and "adjoint (autograd-planted-maximum-bug)" in html
+    head = html[html.index('id="matrix-table"'):]
+    assert head.index("<th>autograd-planted-maximum-bug</th>") < head.index("<th>referee</th>")
+    findings = html.index('id="findings"')
+    assert findings < html.index('id="matrix-table"')
+    defect = html[findings:html.index('id="readings"')]
+    assert "subject-defect" in defect and 'href="#claim-relu-derivative"' in defect

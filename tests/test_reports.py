@@ -198,3 +198,23 @@ def test_a_report_the_size_of_the_default_run_stays_under_2_mb(tmp_path):
         res["claims"][r["claim"]]["printed"] = r["_printed"]
     out = write_report(res, tmp_path / "index.html")
     assert out.stat().st_size < 2 * 1024 * 1024, out.stat().st_size
+
+
+def test_findings_lead_with_both_numbers_and_baselined_errata_are_marked():
+    recs = SAMPLE + [record("c-four", "notes", "notes-jvp", "notes-erratum", baselined=True,
+                            values={"got": [-2.6], "reference": [0.56]})]
+    recs[2] = dict(recs[2], values={"got": [-6.0], "reference": [6.0]})
+    res = results(recs)
+    res["extras"] = {"readings": {"places": [{"section": "Sec A", "text": "J_{f, ii} =",
+                                              "problem": "incomplete", "reading": "nothing",
+                                              "claims": ["c-one"]}], "unchecked": []}}
+    page = render(res)
+    findings = page[page.index('id="findings"'):page.index('id="matrix-table"')]
+    assert findings.index("subject-defect") < findings.index("notes-erratum")
+    assert "c-two</code></a>, ourad-reverse, vjp: got -6, want 6" in findings
+    assert "c-four</code></a>, notes, notes-jvp: got -2.6, want 0.56" in findings
+    assert findings.count("(known erratum, baselined)") == 1
+    assert "How the notes were read" in findings and "J_{f, ii} =" in findings
+    matrix = page[page.index('id="matrix-table"'):page.index("</table>",
+                                                               page.index('id="matrix-table"'))]
+    assert matrix.count("(baselined)") == 1

@@ -38,3 +38,19 @@ def test_every_claim_of_the_catalogue_carries_its_printed_formula_and_section():
 @pytest.mark.skipif(not SHARED_NOTES.exists(), reason="no ../shared/notes beside the checkout")
 def test_the_copy_of_the_notes_is_identical_to_the_notes():
     assert VENDORED_NOTES.read_bytes() == SHARED_NOTES.read_bytes()
+
+
+def test_every_reading_names_claims_that_exist_and_quotes_the_notes():
+    import re
+
+    from oracles.catalogue.readings import READINGS
+    from oracles.extras import readings
+    ids = {c.id for c in load_catalogue()}
+    text = " ".join(notes_path().read_text().split())       # whitespace folded
+    for r in READINGS:
+        assert set(r.claims) <= ids, (r.text, set(r.claims) - ids)
+        if not r.text.startswith("("):
+            for frag in re.split(r" \.\.\. |, (?=\\|\$)", r.text):
+                assert " ".join(frag.split()) in text, (r.text, frag)
+    unchecked = readings()["unchecked"]
+    assert unchecked and all(u["reason"] for u in unchecked)

@@ -1,0 +1,71 @@
+"""What the report leads with, above the matrix: the findings per category that matters, each a
+line with both numbers and a link to its card; and how the notes were read."""
+from __future__ import annotations
+
+import math
+
+from oracles.verdict import blame_line
+
+# the categories listed, in the order a reader acts on them
+FINDING_ORDER = ("harness-error", "claim-error", "subject-defect", "notes-erratum",
+                 "kink-convention", "oracle-disagreement")
+PER_CATEGORY = 40
+
+
+def _num(v):
+    if isinstance(v, list):
+        if not v:
+            return "[]"
+        head = ", ".join(_num(x) for x in v[:3])
+        return head if len(v) == 1 else f"[{head}{', ...' if len(v) > 3 else ''}]"
+    if isinstance(v, float):
+        return f"{v:.6g}" if math.isfinite(v) else str(v)
+    return str(v)
+
+
+def summary_line(r: dict) -> str:
+    """One line: what was found, with both numbers where the record has them."""
+    v = r.get("values") or {}
+    if r.get("blame"):
+        return blame_line(r["blame"])
+    if "got" in v and "reference" in v:
+        return f"got {_num(v['got'])}, want {_num(v['reference'])}"
+    if "printed" in v and "computed" in v:
+        return f"printed {v['printed']}, computed {_num(v['computed'])}"
+    if "printed" in v and "measured" in v:
+        return f"printed {v['printed']}; measured {v['measured']}"
+    if "derivative" in v and "subdifferential" in v:
+        lo, hi = v["subdifferential"]
+        return f"chose {_num(v['derivative'])} in [{_num(lo)}, {_num(hi)}]"
+    first = (r.get("detail") or "").strip().splitlines()
+    return first[0][:200] if first else ""
+
+
+def findings(records: list) -> list:
+    """[(category, rows, more)] for the categories that matter, in FINDING_ORDER; rows are
+    dicts with the claim, engine, check, the line and whether the erratum is baselined."""
+    out = []
+    for cat in FINDING_ORDER:
+        recs = [r for r in records if r["category"] == cat]
+        if not recs:
+            continue
+        recs.sort(key=lambda r: (r.get("baselined", False), r["section"], r["claim"],
+                                 r["engine"], r["check"]))
+        rows = [{"claim": r["claim"], "engine": r["engine"], "check": r["check"],
+                 "line": summary_line(r), "baselined": bool(r.get("baselined")),
+                 "probe": bool(r.get("probe"))} for r in recs[:PER_CATEGORY]]
+        out.append((cat, rows, len(recs) - len(rows)))
+    return out
+
+
+def readings(result: dict) -> dict | None:
+    """The places the notes were read around, the unchecked items, and every claim's reading."""
+    extra = (result.get("extras") or {}).get("readings")
+    if not isinstance(extra, dict) or "places" not in extra:
+        extra = {"places": [], "unchecked": []}
+    claims = sorted(((c.get("section", ""), cid, c["reading"])
+                     for cid, c in (result.get("claims") or {}).items() if c.get("reading")))
+    if not (extra["places"] or extra["unchecked"] or claims):
+        return None
+    return {"places": extra["places"], "unchecked": extra["unchecked"],
+            "claims": [{"section": s, "claim": cid, "reading": rd} for s, cid, rd in claims]}
