@@ -65,14 +65,17 @@ def snippet(claim, engine: str, options: RunOptions, point, kind: str) -> str:
     small = point.n + np.size(point.u) <= 256
     if not small:
         lines.append("rng = np.random.default_rng(0)  # the run's own draw is too large to print")
+    ref = next(iter(getattr(point.ref.get(kind), "agreed", None) or []), "referee")
     if kind == "jvp":
         lines.append(f"v = [{', '.join(_literal(a) for a in point.v)}]" if small else
                      "v = [rng.standard_normal(np.shape(a)) for a in x]")
-        lines += ["print(subject.jvp(f, x, v))",
-                  "print(oracles.engine('jax').jvp(f, x, v))  # a reference"]
+        lines += ["got = np.asarray(subject.jvp(f, x, v)[1]).tolist()",
+                  f"want = np.asarray(oracles.engine({ref!r}).jvp(f, x, v)[1]).tolist()"]
     else:
         lines.append(f"u = {_literal(point.u)}" if small else
                      "u = rng.standard_normal(np.shape(f(oracles.engine('fd').xp, *x)))")
-        lines += ["print(subject.vjp(f, x, u))",
-                  "print(oracles.engine('jax').vjp(f, x, u))  # a reference"]
+        lines += ["got = [np.asarray(c).tolist() for c in subject.vjp(f, x, u)[1]]",
+                  f"want = [np.asarray(c).tolist() for c in "
+                  f"oracles.engine({ref!r}).vjp(f, x, u)[1]]"]
+    lines += ["print('subject:  ', got)", f"print('reference:', want)  # {ref}"]
     return "\n".join(lines)

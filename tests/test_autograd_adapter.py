@@ -1,5 +1,11 @@
 """The autograd adapter of examples/autograd_engine.py against derivatives worked by hand."""
 import importlib.util
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +167,44 @@ def test_the_report_is_about_the_plugged_in_subject(tmp_path):
     assert findings < html.index('id="matrix-table"')
     defect = html[findings:html.index('id="readings"')]
     assert "subject-defect" in defect and 'href="#claim-relu-derivative"' in defect
+
+
+def _numbers(line):
+    return [float(m) for m in re.findall(r"-?\d+\.?\d*(?:e[-+]?\d+)?", line.split(":", 1)[1])]
+
+
+def test_the_reproduce_line_and_snippet_of_a_plugged_in_failure_give_the_same_numbers(tmp_path):
+    code, res, out = _conformance(tmp_path, "autograd_engine:AutogradMaxBug", "relu-derivative")
+    assert code == 1, out
+    rec = next(r for r in res["records"]
+               if r["category"] == "subject-defect" and r["check"] in ("jvp", "vjp"))
+    line = shlex.split(rec["reproduce"])
+    assert line[0] == "ad-conformance" and "--ad-subject" in line, line
+    assert line[line.index("--ad-subject") + 1] == "autograd_engine:AutogradMaxBug"
+    # the printed line, run as printed (through `python -m oracles`, the same entry point)
+    again = tmp_path / "again"
+    again.mkdir()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [str(Path(__file__).resolve().parent.parent / "examples"),
+                      os.environ.get("PYTHONPATH")])))
+    p = subprocess.run([sys.executable, "-m", "oracles", *line[1:], "-q", "--ad-report-dir",
+                        str(again / "rep")], cwd=again, capture_output=True, text=True,
+                       timeout=300, env=env)
+    assert p.returncode == 1, p.stdout + p.stderr
+    res2 = json.loads((again / "rep" / "results.json").read_text())
+    same = [r for r in res2["records"] if (r["claim"], r["engine"], r["check"]) ==
+            (rec["claim"], rec["engine"], rec["check"])]
+    assert len(same) == 1 and same[0]["category"] == "subject-defect"
+    assert same[0]["max_abs_error"] == rec["max_abs_error"]
+    assert same[0]["values"] == rec["values"]
+    # the snippet: the subject rebuilt from its MODULE:ATTR recomputes the failing number
+    snippet = rec["detail"][rec["detail"].index("import numpy as np"):]
+    (again / "snippet.py").write_text(snippet)
+    p = subprocess.run([sys.executable, "snippet.py"], cwd=again, capture_output=True,
+                       text=True, timeout=300, env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    got_line, ref_line = p.stdout.strip().splitlines()[-2:]
+    got, want = _numbers(got_line)[-1], _numbers(ref_line)[-1]
+    assert got == pytest.approx(rec["values"]["got"][-1], rel=1e-12, abs=1e-300)
+    assert want == pytest.approx(rec["values"]["reference"][-1], rel=1e-9)
+    assert abs(got - want) == pytest.approx(rec["max_abs_error"], rel=1e-6)
