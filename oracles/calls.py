@@ -193,3 +193,17 @@ def shape_of_output(f, xp, primals):
 
 __all__ = ["call", "Fault", "Malformed", "TimedOut", "MissingOp", "check_jvp", "check_vjp",
            "to_float64", "describe", "has_mode", "nonfinite_where_finite", "fmt"]
+
+
+def answer(engine, kind: str, f, x, w, out_shape, timeout=None):
+    """An engine's validated answer to `kind` ("jvp" along tangents w, "vjp" along the
+    cotangent w) at x: (answer, None), or (None, Fault) when it raised, timed out or answered
+    something malformed. Every engine, subject or oracle, is asked through here."""
+    res, fault = call(getattr(engine, kind), f, x, w, timeout=timeout)
+    if fault is not None:
+        return None, fault
+    try:
+        return (check_jvp(res, out_shape) if kind == "jvp"
+                else check_vjp(res, out_shape, [np.shape(a) for a in x])), None
+    except Malformed as exc:
+        return None, Fault("malformed", f"malformed answer: {exc}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .calls import call, has_mode, to_float64
+from .calls import answer, has_mode, to_float64
 from .fd import FiniteDifferences
 from .kinks import kink_table
 from .namespace import std
@@ -45,18 +45,12 @@ def _with(subjects, mode):
 
 
 def _ask(eng, mode, f, primals, w, timeout):
-    """The subject's answer (out, derivative), or (None, None) where it cannot give one."""
-    fn = getattr(eng, mode)
-    res, fault = call(fn, std(f), [np.asarray(p, float) for p in primals],
-                      [np.asarray(t, float) for t in w] if mode == "jvp" else
-                      np.asarray(w, float), timeout=timeout)
-    if fault is not None:
-        return None, None
-    try:
-        out, d = res
-        return float(to_float64(out, "out")), d
-    except Exception:  # noqa: BLE001 -- the checks report what is malformed; a table shows a gap
-        return None, None
+    """The subject's answer (out, derivative) at a scalar-valued point, or (None, None) where
+    it cannot give one (the checks report why; a table shows a gap)."""
+    x = [np.asarray(p, float) for p in primals]
+    w = [np.asarray(t, float) for t in w] if mode == "jvp" else np.asarray(w, float)
+    ans, fault = answer(eng, mode, std(f), x, w, (), timeout)
+    return (None, None) if fault is not None else (float(ans[0]), ans[1])
 
 
 def trace_tables(harness) -> dict:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import role as role_of
-from .calls import Fault, Malformed, call, check_jvp, check_vjp, fmt, has_mode
+from .calls import answer, call, fmt, has_mode
 from .claims import Claim, ClaimFileError
 from .fd import xp as np_xp
 from .namespace import reset_used, std, used
@@ -104,16 +104,8 @@ class ClaimRun:
         """An engine's validated answer: (answer, names of ours it used, None) or
         (None, names, Fault)."""
         reset_used()
-        res, fault = call(getattr(eng, kind), self.f, x, w, timeout=self.harness.timeout)
-        names = sorted(used())
-        if fault is not None:
-            return None, names, fault
-        try:
-            ans = check_jvp(res, out_shape) if kind == "jvp" else \
-                check_vjp(res, out_shape, [np.shape(a) for a in x])
-        except Malformed as exc:
-            return None, names, Fault("malformed", f"malformed answer: {exc}")
-        return ans, names, None
+        ans, fault = answer(eng, kind, self.f, x, w, out_shape, self.harness.timeout)
+        return ans, sorted(used()), fault
 
     def snippet(self, engine, point, kind) -> str:
         return snippet(self.claim, engine, self.harness.options, point, kind)
@@ -268,12 +260,7 @@ def quick_check(engine, f, primals, seed: int = 0, fd=None) -> Record:
     base = dict(claim="quick-check", section="", engine=engine.name, check="vjp")
     if not has_mode(engine, "vjp"):
         return Record(**base, category="unsupported", detail="the engine has no vjp")
-    res, fault = call(engine.vjp, f, x, u)
-    if fault is None:
-        try:
-            res = check_vjp(res, out.shape, [a.shape for a in x])
-        except Malformed as exc:
-            fault = Fault("malformed", f"malformed answer: {exc}")
+    res, fault = answer(engine, "vjp", f, x, u, out.shape)
     if fault is not None:
         return Record(**base, category=fault.category, detail=fault.message)
     est = fd.directional(f, x, v)

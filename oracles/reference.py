@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .calls import Malformed, call, check_jvp, check_vjp, fmt, to_float64
+from .calls import Malformed, answer, call, fmt, to_float64
 
 EPS = float(np.finfo(np.float64).eps)
 AD_ULPS = 16      # float64 AD against a reference: this many ulps of the values' size,
@@ -67,14 +67,8 @@ def flat(kind, derivative) -> np.ndarray:
 
 def ask(engine, kind, f, x, w, out_shape, timeout=None):
     """An oracle's validated answer (out, derivative) or (None, message)."""
-    res, fault = call(getattr(engine, kind), f, x, w, timeout=timeout)
-    if fault is not None:
-        return None, fault.message
-    try:
-        return (check_jvp(res, out_shape) if kind == "jvp"
-                else check_vjp(res, out_shape, [np.shape(a) for a in x])), ""
-    except Malformed as exc:
-        return None, str(exc)
+    ans, fault = answer(engine, kind, f, x, w, out_shape, timeout)
+    return ans, (fault.message if fault is not None else "")
 
 
 def establish(kind, f, x, w, out_shape, oracles: dict, roles: dict, seed=0,
