@@ -83,6 +83,7 @@ class Point:
     kinks: list                        # the claim's kinks that hold at x
     ref: dict = field(default_factory=dict)      # "jvp"/"vjp" -> Reference
     answers: dict = field(default_factory=dict)  # (engine, kind) -> validated answer
+    index: int = 0                     # which of the claim's drawn points
 
 
 class ClaimRun:
@@ -138,8 +139,10 @@ class Harness:
         run = ClaimRun(self, claim)
         try:
             rng = np.random.default_rng(self.seed)
+            run.n_points = len(points)
             for k, x in enumerate(points):
                 point = self.point(run, [np.asarray(a, np.float64) for a in x], rng, k == 0)
+                point.index = k
                 for check in checks.PER_POINT:
                     if check.applies(claim, point):
                         for rec in check.run(run, point):
