@@ -6,7 +6,8 @@
 An adapter is three things. `xp`: the array namespace formulas `f(xp, *arrays)` compute with,
 under Array API (2023.12) names, spelled the way autograd.numpy spells them. `jvp` and `vjp`:
 autograd's own forward mode (`make_jvp`) and reverse mode (`make_vjp`), each over all inputs
-at once (argnum is a tuple), NumPy float64 in and out. `AutogradMaxBug` below plants a bug, to
+at once (argnum is a tuple), NumPy float64 in and out. Optionally a fourth, `hvp`, for the
+second-order check (here reverse over reverse). `AutogradMaxBug` below plants a bug, to
 see whether a run catches it.
 """
 from __future__ import annotations
@@ -103,6 +104,21 @@ class AutogradEngine:
             pull, out = self._over_all_inputs(autograd.make_vjp, f, primals)
             bars = pull(_f64(cotangent))
         return _f64(out), tuple(_f64(b) for b in bars)
+
+    def hvp(self, f, primals, cotangent, tangents):
+        """Reverse over reverse: the gradient of <J(x)^T u, t>, which is H t for <u, f>."""
+        u, ts = _f64(cotangent), [_f64(t) for t in tangents]
+
+        def inner(*arrays):
+            pull, _ = autograd.make_vjp(lambda *a: f(self.xp, *a),
+                                        argnum=tuple(range(len(arrays))))(*arrays)
+            return sum(anp.sum(b * t) for b, t in zip(pull(u), ts))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Output seems independent of input")
+            pull, _ = autograd.make_vjp(inner, argnum=tuple(range(len(primals))))(
+                *[_f64(p) for p in primals])
+            hv = pull(1.0)
+        return _f64(f(self.xp, *[_f64(p) for p in primals])), tuple(_f64(h) for h in hv)
 
 
 # --- a planted bug: maximum hands the whole derivative to its first argument -------------------

@@ -62,8 +62,12 @@ class JaxEngine:
         out, back = jax.vjp(g, *p)
         return out, back(c)
 
+    def _hvp(self, g, p, w):
+        u, t = w
+        return jax.jvp(lambda *q: jax.vjp(g, *q)[1](u), p, t)
+
     def _run(self, kind, f, a, b):
-        method = self._jvp if kind == "jvp" else self._vjp
+        method = {"jvp": self._jvp, "vjp": self._vjp, "hvp": self._hvp}[kind]
         g = self._fn(f)
         if sum(int(np.size(x)) for x in a) <= JIT_MAX_SIZE:
             key = (kind, f)
@@ -86,6 +90,14 @@ class JaxEngine:
         out, bars = self._run("vjp", f, tuple(jnp.asarray(as_float64(p)) for p in primals),
                               jnp.asarray(as_float64(cotangent)))
         return as_float64(out), tuple(as_float64(b) for b in bars)
+
+    def hvp(self, f, primals, cotangent, tangents):
+        """Forward over reverse: d/de [J(x + e t)^T u] at e = 0."""
+        p = tuple(jnp.asarray(as_float64(q)) for q in primals)
+        out_bars, hv = self._run("hvp", f, p, (jnp.asarray(as_float64(cotangent)),
+                                              tuple(jnp.asarray(as_float64(t))
+                                                    for t in tangents)))
+        return as_float64(self._fn(f)(*p)), tuple(as_float64(h) for h in hv)
 
     def flops(self, f, primals, mode="forward", wrt=None):
         """XLA's own count (`cost_analysis` of the compiled function)."""

@@ -9,6 +9,17 @@ import ourad
 from .protocol import as_float64, jvp_by_rows, vjp_by_columns
 
 
+def ourad_hvp(f, primals, cotangent, tangents):
+    u = np.asarray(as_float64(cotangent))
+
+    def grad_along_u(*p):
+        return ourad.vjp(lambda *a: f(ourad.xp, *a), *p)[1](u)
+    out = f(ourad.xp, *primals)
+    _, hv = ourad.jvp(grad_along_u, [np.asarray(p, float) for p in primals],
+                      [np.asarray(t, float) for t in tangents])
+    return as_float64(out), tuple(as_float64(h) for h in hv)
+
+
 class OuradForward:
     """Forward mode only: a VJP costs one JVP per input entry."""
     name = "ourad-forward"
@@ -22,6 +33,10 @@ class OuradForward:
     def vjp(self, f, primals, cotangent):
         return vjp_by_columns(lambda ts: self.jvp(f, primals, ts), primals,
                               as_float64(cotangent))
+
+    def hvp(self, f, primals, cotangent, tangents):
+        """Forward over reverse with ourad's own transforms: d/de [J(x + e t)^T u]."""
+        return ourad_hvp(f, primals, cotangent, tangents)
 
     def flops(self, f, primals, mode="forward"):
         with ourad.count_flops() as c:
@@ -45,6 +60,10 @@ class OuradReverse:
     def jvp(self, f, primals, tangents):
         out, back = ourad.vjp(lambda *a: f(ourad.xp, *a), *primals)
         return jvp_by_rows(out, back, tangents)
+
+    def hvp(self, f, primals, cotangent, tangents):
+        """Forward over reverse with ourad's own transforms: d/de [J(x + e t)^T u]."""
+        return ourad_hvp(f, primals, cotangent, tangents)
 
     def flops(self, f, primals, mode="forward", wrt=None):
         wrt = range(len(primals)) if wrt is None else wrt

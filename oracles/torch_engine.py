@@ -74,6 +74,14 @@ class TorchEngine:
         bars = back(_t(as_float64(cotangent)))
         return as_float64(out.detach()), tuple(as_float64(b.detach()) for b in bars)
 
+    def hvp(self, f, primals, cotangent, tangents):
+        """Forward over reverse: d/de [J(x + e t)^T u] at e = 0."""
+        g, u = self._fn(f), _t(as_float64(cotangent))
+        p = tuple(_t(as_float64(q)) for q in primals)
+        _, hv = torch.func.jvp(lambda *q: torch.func.vjp(g, *q)[1](u), p,
+                               tuple(_t(as_float64(t)) for t in tangents))
+        return as_float64(g(*p).detach()), tuple(as_float64(h.detach()) for h in hv)
+
     def flops(self, f, primals, mode="forward", wrt=None):
         """torch's FlopCounterMode (it counts matrix products, not elementwise work)."""
         from torch.utils.flop_counter import FlopCounterMode

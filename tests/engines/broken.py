@@ -23,7 +23,11 @@ class Base:
 
 
 class Right(Base):
+    """Right in every mode the protocol has, the optional second order included."""
     name = "right"
+
+    def hvp(self, f, primals, cotangent, tangents):
+        return _right.hvp(f, primals, cotangent, tangents)
 
 
 class TypoInJvp(Base):
