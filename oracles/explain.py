@@ -1,8 +1,10 @@
 """A record in words, for the terminal: what failed, both numbers, the tolerance, and how to
-rerun it. Non-finite numbers are printed as words, never a format error."""
+rerun it; a localised subject defect starts with its blame line (`verdict.blame_line`).
+Non-finite numbers are printed as words, never a format error."""
 from __future__ import annotations
 
 from .calls import fmt
+from .verdict import blame_line
 
 
 def explain(rec: dict) -> str:
@@ -23,13 +25,3 @@ def explain(rec: dict) -> str:
         lines.append("  " + rec["detail"].replace("\n", "\n    "))
     lines.append(f"  reproduce: {rec['reproduce']}")
     return "\n".join(lines)
-
-
-def blame_line(b: dict) -> str:
-    """"divide, d/d(argument 1), reverse mode, at (1.5, 0.5): got -6.0, want 6.0"."""
-    if b.get("op") == "composition":
-        return f"composition: {b.get('detail', '')}"
-    arg = "" if b.get("argument") is None else f", d/d(argument {b['argument']})"
-    mode = "reverse mode" if b.get("mode") == "vjp" else "forward mode"
-    return (f"{b['op']}{arg}, {mode}, at {b.get('at', b.get('inputs'))}: got {b.get('got')}, "
-            f"want {b.get('want')}")

@@ -83,6 +83,40 @@ class Record:
         return jsonable(asdict(self))
 
 
+def blame_line(b: dict) -> str:
+    """A record's blame in one line: "divide, d/d(argument 1), reverse mode, at (1.5, 0.5):
+    got -6.0, want 6.0"; for a fault of composition, the first wrong intermediate."""
+    mode = "reverse mode" if b.get("mode") == "vjp" else "forward mode"
+    got, want = _short(b.get("got")), _short(b.get("want"))
+    if b.get("op") == "composition":
+        what = "adjoint" if b.get("mode") == "vjp" else "tangent"
+        return (f"composition, {mode}: every primitive agrees alone; first wrong {what}: "
+                f"{b.get('step', '?')}, at {b.get('at', b.get('inputs'))}: got {got}, "
+                f"want {want}")
+    arg = "" if b.get("argument") is None or len(b.get("inputs") or ()) < 2 else \
+        f", d/d(argument {b['argument']})"
+    return f"{b.get('op')}{arg}, {mode}, at {b.get('at', b.get('inputs'))}: got {got}, want {want}"
+
+
+def _short(v, limit=4) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, list):
+        flat = _flatten(v)
+        if all(isinstance(e, (int, float)) for e in flat):
+            inner = ", ".join(f"{e:.6g}" for e in flat[:limit])
+            return "[" + inner + (", ..." if len(flat) > limit else "") + "]"
+    if isinstance(v, dict) and "shape" in v:
+        return f"array of shape {tuple(v['shape'])} starting {_short(v.get('head', []))}"
+    return str(v)
+
+
+def _flatten(v):
+    if isinstance(v, list):
+        return [e for x in v for e in _flatten(x)]
+    return [v]
+
+
 def is_failure(rec: dict, strict: bool = False) -> bool:
     """Whether a record (as a dict) fails the gate."""
     cat = rec["category"]
