@@ -20,7 +20,6 @@ from __future__ import annotations
 import numpy as np
 
 from .calls import Malformed, call, check_jvp, check_vjp, fmt, has_mode, nonfinite_where_finite
-from .namespace import std
 from .reference import ad_tolerance, establish, flat
 from .verdict import blame_line
 from .wengert import RecordingError, alone, prefix, record
@@ -63,7 +62,7 @@ def _suspects(run, rec):
         yield by_name[rec.engine], MODES.get(rec.check, ("jvp", "vjp"))
     other = rec.check.partition("transpose against ")[2]
     if other in by_name:
-        yield by_name[other], ("jvp",)
+        yield by_name[other], ("jvp", "vjp")
 
 
 def localise(run, eng, point, modes, memo) -> tuple[dict | None, str]:
@@ -105,7 +104,7 @@ def _check_step(run, eng, st, mode) -> dict | None:
     if not slots:
         return None
     x = [np.asarray(v, np.float64) for _, v in slots]
-    g = std(alone(st))
+    g = alone(st)
     shape = np.shape(st.out)
     rng = np.random.default_rng([run.harness.seed, st.index])
     w = [rng.standard_normal(np.shape(a)) for a in x] if mode == "jvp" else \
@@ -197,7 +196,7 @@ def _composition(run, eng, point, prog, steps, names, mode) -> dict | None:
     for st in steps:
         shape = np.shape(st.out)
         w = point.v if mode == "jvp" else rng.standard_normal(shape)
-        d = _disagreement(run, eng, mode, std(prefix(prog, steps, st.id)), point.x, w, shape)
+        d = _disagreement(run, eng, mode, prefix(prog, steps, st.id), point.x, w, shape)
         if d is not None:
             what = "tangent" if mode == "jvp" else "adjoint"
             return {"op": "composition", "argument": None, "mode": mode,

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .claims import Claim, Kink
+from .verdict import PRIMITIVES
 from .wengert import INFIX, record
 
-SECTION = "Primitives"
+SECTION = PRIMITIVES
 MAX_POINTS = 8
 
 _BINARY = (((), ()), ((3,), (3,)), ((2, 3), (3,)), ((2, 3), (2, 1)), ((), (2, 2)),

@@ -44,6 +44,8 @@ BY_NAME = {c.name: c for c in CATEGORY_LIST}
 SEVERITY = {c.name: c.severity for c in CATEGORY_LIST}
 ALWAYS_FAILS = ("subject-defect", "claim-error", "harness-error")
 
+PRIMITIVES = "Primitives"  # the generated section: every primitive the catalogue uses, alone
+
 # engine roles, as records name them
 NOTES = "notes"            # the engine name of records about the notes' own formulas/values
 HARNESS = "harness"        # records of claim-file and harness errors
@@ -88,6 +90,8 @@ def blame_line(b: dict) -> str:
     got -6.0, want 6.0"; for a fault of composition, the first wrong intermediate."""
     mode = "reverse mode" if b.get("mode") == "vjp" else "forward mode"
     got, want = _short(b.get("got")), _short(b.get("want"))
+    if got == want:      # a small relative error: enough digits to see it
+        got, want = _short(b.get("got"), digits=17), _short(b.get("want"), digits=17)
     if b.get("op") == "composition":
         what = "adjoint" if b.get("mode") == "vjp" else "tangent"
         return (f"composition, {mode}: every primitive agrees alone; first wrong {what}: "
@@ -98,16 +102,17 @@ def blame_line(b: dict) -> str:
     return f"{b.get('op')}{arg}, {mode}, at {b.get('at', b.get('inputs'))}: got {got}, want {want}"
 
 
-def _short(v, limit=4) -> str:
+def _short(v, limit=4, digits=6) -> str:
     if isinstance(v, float):
-        return f"{v:.6g}"
+        return f"{v:.{digits}g}"
     if isinstance(v, list):
         flat = _flatten(v)
         if all(isinstance(e, (int, float)) for e in flat):
-            inner = ", ".join(f"{e:.6g}" for e in flat[:limit])
+            inner = ", ".join(f"{e:.{digits}g}" for e in flat[:limit])
             return "[" + inner + (", ..." if len(flat) > limit else "") + "]"
     if isinstance(v, dict) and "shape" in v:
-        return f"array of shape {tuple(v['shape'])} starting {_short(v.get('head', []))}"
+        return f"array of shape {tuple(v['shape'])} starting " \
+            f"{_short(v.get('head', []), digits=digits)}"
     return str(v)
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .namespace import DEFINED
+from .namespace import DEFINED, std
 
 INFIX = {"add": operator.add, "subtract": operator.sub, "multiply": operator.mul,
          "divide": operator.truediv, "pow": operator.pow, "matmul": operator.matmul,
@@ -301,8 +301,8 @@ _ALONE: dict = {}
 
 def alone(step: Step):
     """`g(xp, *slot_values)`: the step's op applied alone, its traced arguments as inputs and
-    its constants as recorded. One function per distinct call, so engines that compile per
-    function (JAX) compile each once."""
+    its constants as recorded, seeing the standard names (`oracles.namespace.std`). One
+    function per distinct call, so engines that compile per function (JAX) compile each once."""
     key = (step.op, step.form, _signature(step.args), repr(sorted(step.params.items())))
     g = _ALONE.get(key)
     if g is None:
@@ -316,7 +316,7 @@ def alone(step: Step):
                     return [fill(a) for a in t]
                 return t
             return call_step(xp, step, [fill(a) for a in step.args])
-        g = _ALONE[key] = g
+        g = _ALONE[key] = std(g)
     return g
 
 
@@ -331,9 +331,9 @@ def _signature(t):
 
 
 def prefix(program: Program, steps: list[Step], upto: int):
-    """`g(xp, *inputs)`: the program run through the engine's namespace up to the step whose
-    id is `upto`, returning its value."""
+    """`g(xp, *inputs)`: the program run through the engine's namespace (standard names) up
+    to the step whose id is `upto`, returning its value."""
     def g(xp, *x):
         env = dict(zip(range(len(x)), x))
         return replay(xp, steps, x, env, upto)[upto]
-    return g
+    return std(g)
