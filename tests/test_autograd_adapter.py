@@ -127,12 +127,13 @@ def _conformance(tmp_path, subject, claims):
     return p.returncode, json.loads((tmp_path / "rep" / "results.json").read_text()), p.stdout
 
 
-CLAIMS = "relu or chain-scalar-sin-exp-tanh or backward-loop-relu"
+CLAIMS = "relu or chain-scalar-sin-exp-tanh or backward-loop-relu or op-maximum or op-add"
 
 
 def test_the_adapter_passes_with_every_check_answered(tmp_path):
     code, res, out = _conformance(tmp_path, "autograd_engine:AutogradEngine", CLAIMS)
     assert code == 0 and res["summary"]["gate"] == "pass", out
+    assert not [r for r in res["records"] if r.get("blame")]
     cov = res["summary"]["coverage"]
     assert cov["total"] > 0 and cov["answered"] == cov["total"], out
 
@@ -142,3 +143,20 @@ def test_a_planted_bug_in_the_adapters_maximum_is_caught(tmp_path):
     assert code == 1 and res["summary"]["gate"] == "fail", out
     bad = {r["claim"] for r in res["records"] if r["category"] == "subject-defect"}
     assert "relu-derivative" in bad and "mlp-backward-loop-relu-identity-sqerr" in bad, bad
+
+
+def test_the_adapters_planted_bug_is_blamed_on_maximum(tmp_path):
+    """autograd has no relu: the harness's relu is maximum(z, 0), so relu's claims (op-relu
+    among them) are blamed on the maximum the engine evaluates."""
+    from collections import Counter
+    code, res, out = _conformance(tmp_path, "autograd_engine:AutogradMaxBug", CLAIMS)
+    defects = [r for r in res["records"] if r["category"] == "subject-defect"]
+    blames = Counter(r["blame"]["op"] for r in defects if r.get("blame"))
+    assert blames and set(blames) == {"maximum"}, blames
+    assert all(r["blame"] for r in defects if r["check"] in ("jvp", "vjp", "jacobian"))
+    bad_ops = {r["claim"] for r in defects if r["section"] == "Primitives"}
+    assert bad_ops <= {"op-maximum", "op-relu"} and "op-maximum" in bad_ops, bad_ops
+    assert "op-add" not in bad_ops
+    import re   # each failure's message starts with its blame line
+    assert re.search(r"^\s*maximum(, d/d\(argument \d\))?, (forward|reverse) mode, at ", out,
+                     re.M), out[-2000:]
