@@ -218,11 +218,12 @@ def scorecard(result: dict) -> dict | None:
     if not recs:
         return None
     order = ("jvp", "vjp", "value", "transpose", "jacobian", "kink-jvp", "kink-vjp")
-    checks = sorted({r["check"] for r in recs},
+    column = lambda c: "transpose" if c.startswith("transpose") else c  # noqa: E731 -- both ways
+    checks = sorted({column(r["check"]) for r in recs},
                     key=lambda c: (order.index(c) if c in order else len(order), c))
     cells: dict = defaultdict(list)
     for r in recs:
-        cells[(r["claim"], r["engine"], r["check"])].append(r)
+        cells[(r["claim"], r["engine"], column(r["check"]))].append(r)
     rows = []
     for cid in sorted({r["claim"] for r in recs}):
         row = {(e, c): _worst(cells[(cid, e, c)]) for e in subjects for c in checks
