@@ -1,5 +1,6 @@
 """A record in words, for the terminal: what failed, both numbers, the tolerance, and how to
-rerun it. Non-finite numbers are printed as words, never a format error."""
+rerun it; a localised subject defect starts with its blame line (`verdict.blame_line`).
+Non-finite numbers are printed as words, never a format error."""
 from __future__ import annotations
 
 from .calls import fmt

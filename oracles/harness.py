@@ -159,7 +159,9 @@ class Harness:
             agg.add(run.record(HARNESS, "harness", "harness-error",
                                detail=f"{type(exc).__name__}: {exc}\n"
                                       + "".join(traceback.format_exc(limit=-8))))
-        return agg.records()
+        records = agg.records()
+        _localise(run, records)
+        return records
 
     def point(self, run: ClaimRun, x, rng, first) -> Point:
         claim = run.claim
@@ -186,6 +188,20 @@ class Harness:
                 p.ref[kind] = establish(kind, run.f, x, w, out.shape, self.oracles,
                                         self.roles, self.seed, self.timeout)
         return p
+
+
+def _localise(run: ClaimRun, records) -> None:
+    """Blame each subject defect of a derivative check on a primitive (`oracles.blame`); a
+    failure of the localisation is said in the record, never raised."""
+    from .blame import localise_records, wanted
+    try:
+        localise_records(run, records)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 -- the record stands without its blame
+        for rec in records:
+            if wanted(rec) and rec.blame is None:
+                rec.detail += f"\nnot localised: {type(exc).__name__}: {exc}"
 
 
 def compare(run: ClaimRun, engine, check, got: np.ndarray, ref: Reference, point: Point,

@@ -1,20 +1,16 @@
-"""Each engine's value at the kinks of the ops the notes use, against the subdifferential."""
+"""Each engine's value at the kinks of the ops the notes use, against the subdifferential:
+the report's table, its rows fed from the table of primitives."""
 from __future__ import annotations
 
 import numpy as np
 
 from .calls import Malformed, call, check_jvp, check_vjp
 from .namespace import std
+from .primitives import kink_probes
 
-# (id, formula of one input, the kink, the subdifferential [lo, hi] there)
-KINKS = [
-    ("relu(z) at z=0", lambda xp, z: xp.relu(z), 0.0, (0.0, 1.0)),
-    ("maximum(z, 0) at z=0", lambda xp, z: xp.maximum(z, 0.0 * z), 0.0, (0.0, 1.0)),
-    ("minimum(z, 0) at z=0", lambda xp, z: xp.minimum(z, 0.0 * z), 0.0, (0.0, 1.0)),
-    ("abs(z) at z=0", lambda xp, z: xp.abs(z), 0.0, (-1.0, 1.0)),
-    ("where(z >= 0, z, 0) at z=0", lambda xp, z: xp.where(z >= 0, z, 0.0 * z), 0.0, (0.0, 1.0)),
-    ("max([z, 0]) at z=0", lambda xp, z: xp.max(xp.stack([z, 0.0 * z])), 0.0, (0.0, 1.0)),
-]
+# (id, formula of one input, the kink, the subdifferential [lo, hi] there): the probes of the
+# table of primitives (oracles.primitives.OPS), where the Primitives section's kinks live too
+KINKS = kink_probes()
 
 
 def kink_table(engines, timeout: float | None = 60.0) -> list[dict]:

@@ -44,6 +44,8 @@ BY_NAME = {c.name: c for c in CATEGORY_LIST}
 SEVERITY = {c.name: c.severity for c in CATEGORY_LIST}
 ALWAYS_FAILS = ("subject-defect", "claim-error", "harness-error")
 
+PRIMITIVES = "Primitives"  # the generated section: every primitive the catalogue uses, alone
+
 # engine roles, as records name them
 NOTES = "notes"            # the engine name of records about the notes' own formulas/values
 HARNESS = "harness"        # records of claim-file and harness errors
@@ -83,6 +85,43 @@ class Record:
         return jsonable(asdict(self))
 
 
+def blame_line(b: dict) -> str:
+    """A record's blame in one line: "divide, d/d(argument 1), reverse mode, at (1.5, 0.5):
+    got -6.0, want 6.0"; for a fault of composition, the first wrong intermediate."""
+    mode = "reverse mode" if b.get("mode") == "vjp" else "forward mode"
+    got, want = _short(b.get("got")), _short(b.get("want"))
+    if got == want:      # a small relative error: enough digits to see it
+        got, want = _short(b.get("got"), digits=17), _short(b.get("want"), digits=17)
+    if b.get("op") == "composition":
+        what = "adjoint" if b.get("mode") == "vjp" else "tangent"
+        return (f"composition, {mode}: every primitive agrees alone; first wrong {what}: "
+                f"{b.get('step', '?')}, at {b.get('at', b.get('inputs'))}: got {got}, "
+                f"want {want}")
+    arg = "" if b.get("argument") is None or len(b.get("inputs") or ()) < 2 else \
+        f", d/d(argument {b['argument']})"
+    return f"{b.get('op')}{arg}, {mode}, at {b.get('at', b.get('inputs'))}: got {got}, want {want}"
+
+
+def _short(v, limit=4, digits=6) -> str:
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    if isinstance(v, list):
+        flat = _flatten(v)
+        if all(isinstance(e, (int, float)) for e in flat):
+            inner = ", ".join(f"{e:.{digits}g}" for e in flat[:limit])
+            return "[" + inner + (", ..." if len(flat) > limit else "") + "]"
+    if isinstance(v, dict) and "shape" in v:
+        return f"array of shape {tuple(v['shape'])} starting " \
+            f"{_short(v.get('head', []), digits=digits)}"
+    return str(v)
+
+
+def _flatten(v):
+    if isinstance(v, list):
+        return [e for x in v for e in _flatten(x)]
+    return [v]
+
+
 def is_failure(rec: dict, strict: bool = False) -> bool:
     """Whether a record (as a dict) fails the gate."""
     cat = rec["category"]
@@ -111,13 +150,3 @@ def jsonable(x):
     if isinstance(x, float):
         return x if math.isfinite(x) else str(x)
     return str(x)
-
-
-def blame_line(b: dict) -> str:
-    """"divide, d/d(argument 1), reverse mode, at (1.5, 0.5): got -6.0, want 6.0"."""
-    if b.get("op") == "composition":
-        return f"composition: {b.get('detail', '')}"
-    arg = "" if b.get("argument") is None else f", d/d(argument {b['argument']})"
-    mode = "reverse mode" if b.get("mode") == "vjp" else "forward mode"
-    return (f"{b['op']}{arg}, {mode}, at {b.get('at', b.get('inputs'))}: got {b.get('got')}, "
-            f"want {b.get('want')}")

@@ -15,7 +15,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from oracles.verdict import CATEGORIES, CATEGORY_LIST, SEVERITY
+from oracles.verdict import CATEGORIES, CATEGORY_LIST, PRIMITIVES, SEVERITY, blame_line
 
 from .findings import findings, readings
 
@@ -211,12 +211,40 @@ def build_context(result: dict, previous: dict | None = None) -> dict:
             "ourad" in extras.get("costs", {}) else None,
             "comparison": compare(result, previous), "n_records": len(records),
             "findings": findings(records), "readings": readings(result),
+            "scorecard": scorecard(result),
             "fmt": _fmt}
 
 
 def _close(got, want) -> bool:
     """A subject's value in the trace tables against the reference (None: it gave none)."""
     return got is not None and abs(got - want) <= 1e-12 * max(1.0, abs(want))
+
+
+def scorecard(result: dict) -> dict | None:
+    """The Primitives section as a grade sheet: one row per primitive, one column per
+    (subject, check), a cell the worst verdict there; None without that section."""
+    s = result.get("summary", {})
+    subjects = [e["name"] if isinstance(e, dict) else e for e in s.get("subjects", [])]
+    recs = [r for r in result.get("records", [])
+            if r.get("section") == PRIMITIVES and r["engine"] in subjects]
+    if not recs:
+        return None
+    order = ("jvp", "vjp", "value", "transpose", "jacobian", "taylor", "hvp", "hvp-symmetry",
+             "kink-jvp", "kink-vjp")
+    column = lambda c: "transpose" if c.startswith("transpose") else c  # noqa: E731 -- both ways
+    checks = sorted({column(r["check"]) for r in recs},
+                    key=lambda c: (order.index(c) if c in order else len(order), c))
+    cells: dict = defaultdict(list)
+    for r in recs:
+        cells[(r["claim"], r["engine"], column(r["check"]))].append(r)
+    rows = []
+    for cid in sorted({r["claim"] for r in recs}):
+        row = {(e, c): _worst(cells[(cid, e, c)]) for e in subjects for c in checks
+               if cells.get((cid, e, c))}
+        rows.append({"claim": cid, "op": cid.removeprefix("op-"), "cells": row,
+                     "ok": all(v in ("agree", "kink-convention") for v in row.values())})
+    return {"subjects": subjects, "checks": checks, "rows": rows,
+            "passed": sum(r["ok"] for r in rows)}
 
 
 def _decimals(text: str) -> int:
@@ -238,6 +266,7 @@ def _env():
     env = Environment(loader=FileSystemLoader(str(HERE)),
                       autoescape=select_autoescape(default=True, default_for_string=True))
     env.filters["fmt"] = _fmt
+    env.filters["blame_line"] = blame_line
     return env
 
 

@@ -133,12 +133,13 @@ def _conformance(tmp_path, subject, claims):
     return p.returncode, json.loads((tmp_path / "rep" / "results.json").read_text()), p.stdout
 
 
-CLAIMS = "relu or chain-scalar-sin-exp-tanh or backward-loop-relu"
+CLAIMS = "relu or chain-scalar-sin-exp-tanh or backward-loop-relu or op-maximum or op-add"
 
 
 def test_the_adapter_passes_with_every_check_answered(tmp_path):
     code, res, out = _conformance(tmp_path, "autograd_engine:AutogradEngine", CLAIMS)
     assert code == 0 and res["summary"]["gate"] == "pass", out
+    assert not [r for r in res["records"] if r.get("blame")]
     cov = res["summary"]["coverage"]
     assert cov["total"] > 0 and cov["answered"] == cov["total"], out
 
@@ -156,13 +157,14 @@ def test_the_report_is_about_the_plugged_in_subject(tmp_path):
     code, res, out = _conformance(tmp_path, "autograd_engine:AutogradMaxBug",
                                   "relu-derivative or fwd-table-inputs")
     trace = res["extras"]["trace"]
-    assert trace["computed_by"] == {"forward": "autograd-planted-maximum-bug", "adjoint": "autograd-planted-maximum-bug"}
+    name = "autograd-planted-maximum-bug"
+    assert trace["computed_by"] == {"forward": name, "adjoint": name}
     assert trace["forward"][2]["computed_tangent"] == pytest.approx(2.0)   # v_1-dot at the seed
     assert "not counted" in res["extras"]["costs"]["subject_note"]
     html = (tmp_path / "rep" / "index.html").read_text()
-    assert "computed tangent (autograd-planted-maximum-bug)" in html and "adjoint (autograd-planted-maximum-bug)" in html
+    assert f"computed tangent ({name})" in html and f"adjoint ({name})" in html
     head = html[html.index('id="matrix-table"'):]
-    assert head.index("<th>autograd-planted-maximum-bug</th>") < head.index("<th>referee</th>")
+    assert head.index(f"<th>{name}</th>") < head.index("<th>referee</th>")
     findings = html.index('id="findings"')
     assert findings < html.index('id="matrix-table"')
     defect = html[findings:html.index('id="readings"')]
@@ -208,3 +210,20 @@ def test_the_reproduce_line_and_snippet_of_a_plugged_in_failure_give_the_same_nu
     assert got == pytest.approx(rec["values"]["got"][-1], rel=1e-12, abs=1e-300)
     assert want == pytest.approx(rec["values"]["reference"][-1], rel=1e-9)
     assert abs(got - want) == pytest.approx(rec["max_abs_error"], rel=1e-6)
+
+
+def test_the_adapters_planted_bug_is_blamed_on_maximum(tmp_path):
+    """autograd has no relu: the harness's relu is maximum(z, 0), so relu's claims (op-relu
+    among them) are blamed on the maximum the engine evaluates."""
+    from collections import Counter
+    code, res, out = _conformance(tmp_path, "autograd_engine:AutogradMaxBug", CLAIMS)
+    defects = [r for r in res["records"] if r["category"] == "subject-defect"]
+    blames = Counter(r["blame"]["op"] for r in defects if r.get("blame"))
+    assert blames and set(blames) == {"maximum"}, blames
+    assert all(r["blame"] for r in defects if r["check"] in ("jvp", "vjp", "jacobian"))
+    bad_ops = {r["claim"] for r in defects if r["section"] == "Primitives"}
+    assert bad_ops <= {"op-maximum", "op-relu"} and "op-maximum" in bad_ops, bad_ops
+    assert "op-add" not in bad_ops
+    import re   # each failure's message starts with its blame line
+    assert re.search(r"^\s*maximum(, d/d\(argument \d\))?, (forward|reverse) mode, at ", out,
+                     re.M), out[-2000:]

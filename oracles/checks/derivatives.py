@@ -51,8 +51,8 @@ def _subject(run, eng, point):
             continue
         ans, names, fault = run.ask(eng, kind, point.x, w, point.out.shape)
         if fault is not None:
-            yield run.record(eng.name, kind, fault.category, inputs=point.inputs,
-                             detail=fault.message, namespace=names)
+            yield at_point(run.record(eng.name, kind, fault.category, inputs=point.inputs,
+                                 detail=fault.message, namespace=names), point)
             continue
         point.answers[(eng.name, kind)] = ans
         values.append((kind, ans[0], names))
@@ -65,7 +65,7 @@ def _subject(run, eng, point):
         if rec.category != "agree":
             rec.detail = (rec.detail + "\n" if rec.detail else "") + run.snippet(
                 eng.name, point, kind)
-        yield rec
+        yield at_point(rec, point)
     for kind, out, names in values:
         yield _value(run, eng.name, kind, out, point, names)
     if (eng.name, "jvp") in point.answers and (eng.name, "vjp") in point.answers:
@@ -104,10 +104,16 @@ def transpose(run, engine, check, jvp_ans, vjp_ans, point, detail) -> Record:
     tol = OWN_ULPS * EPS * scale + 1e-300
     err = abs(lhs - rhs)
     ok = bool(np.isfinite(lhs) and np.isfinite(rhs) and err <= tol)
-    return run.record(engine, check, "agree" if ok else "subject-defect",
-                      max_abs_error=err, max_rel_error=err / max(abs(lhs), 1e-300),
-                      tolerance=tol, inputs=point.inputs,
-                      values={"<u, J v>": lhs, "<J^T u, v>": rhs}, detail=detail)
+    return at_point(run.record(engine, check, "agree" if ok else "subject-defect",
+                          max_abs_error=err, max_rel_error=err / max(abs(lhs), 1e-300),
+                          tolerance=tol, inputs=point.inputs,
+                          values={"<u, J v>": lhs, "<J^T u, v>": rhs}, detail=detail), point)
+
+
+def at_point(rec: Record, point) -> Record:
+    """The point a record was made at, kept (outside its JSON form) for localising it."""
+    rec._at = point
+    return rec
 
 
 def _oracle(run, name, eng, kind, w, point):

@@ -8,6 +8,7 @@ import numpy as np
 from ..calls import has_mode, nonfinite_where_finite
 from ..protocol import basis
 from ..reference import ad_tolerance, ask
+from .derivatives import at_point
 
 JAC_MAX = 64      # full Jacobians are checked when inputs x outputs has at most this many
 
@@ -38,7 +39,7 @@ def run(run, point):
             yield run.record(eng.name, "jacobian", "inconclusive", inputs=point.inputs,
                              detail="no oracle could form the Jacobian")
         else:
-            yield _subject(run, eng, point, ref, ref_name)
+            yield at_point(_subject(run, eng, point, ref, ref_name), point)
 
 
 def _subject(run, eng, point, ref, ref_name):
