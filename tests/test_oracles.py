@@ -1,5 +1,4 @@
 """The references: every engine against closed forms, fd's error estimate, the Taylor test."""
-import importlib
 import sys
 
 import mpmath
@@ -8,7 +7,6 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import oracles
-from oracles import fd as fd_mod
 from oracles.fd import FiniteDifferences, taylor_remainder
 from oracles.kinks import kink_table
 from oracles.library import LIBRARY
@@ -185,3 +183,27 @@ def test_quick_check_passes_a_right_vjp_and_fails_a_planted_1e_6_error():
     for seed in range(5):
         assert quick_check(OuradReverse(), f, args, seed=seed).category == "agree"
         assert quick_check(Off(), f, args, seed=seed).category == "subject-defect"
+
+
+# the rule table's primitives that no formula names: the transpose of indexing, which only
+# ourad's reverse mode binds
+INTERNAL_PRIMITIVES = {"scatter_add"}
+
+
+@pytest.mark.parametrize("name", ["jax", "torch", "fd", "referee"])
+def test_every_op_of_ourads_rule_table_exists_in_every_oracles_namespace(name):
+    """A primitive added to ourad and forgotten in an oracle's namespace would make that
+    oracle drop out of every claim that uses it; this names it at once."""
+    from oracles.namespace import StandardNamespace
+    from ourad.rules import RULES
+    if oracles.available().get(name) is not True:
+        pytest.skip(f"{name}: {oracles.available().get(name)}")
+    ns = StandardNamespace(oracles.engine(name).xp)
+    missing = []
+    for op in sorted(set(RULES) - INTERNAL_PRIMITIVES):
+        try:
+            getattr(ns, op)
+        except Exception:  # noqa: BLE001 -- MissingOp, AttributeError
+            missing.append(op)
+    assert not missing, f"{name}'s namespace lacks {missing}"
+    assert INTERNAL_PRIMITIVES <= set(RULES)
