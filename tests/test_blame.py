@@ -38,6 +38,10 @@ OURAD_BUILT = {"softmax": {"exp", "subtract", "log", "sum", "add"},
 for _bug, _op in PLANTED_OP.items():
     BLAMED[_bug] = {_op} | {c for c, parts in OURAD_BUILT.items() if _op in parts}
 DERIVATIVE = ("jvp", "vjp", "jacobian")
+# The second derivative of an op evaluates the rules its own rule calls (cos's VJP computes
+# sin, pow's computes log): a planted first-order bug in one op rightly shows in another op's
+# hvp. Blame and the scorecard's op records are judged on first-order checks.
+SECOND_ORDER = ("hvp", "hvp-symmetry")
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +65,8 @@ def test_every_planted_bug_has_an_expected_blame():
 def test_planted_bug_is_blamed_on_the_op_it_plants(bug, parts):
     with planted(bug):
         recs = _run(*parts)
-    defects = [r for r in recs if r.category == "subject-defect"]
+    defects = [r for r in recs if r.category == "subject-defect"
+               and r.check not in SECOND_ORDER]
     assert defects, "the bug was not caught"
     localised = [r for r in defects if r.check in DERIVATIVE]
     assert all(r.blame is not None for r in localised), \
@@ -82,13 +87,15 @@ def test_a_reverse_only_error_is_blamed_in_reverse_mode_only(parts):
     with planted("rule right in forward mode, wrong in reverse (cos)"):
         recs = _run(parts[0], [c for c in parts[1] if c.id in ("op-cos", "chain-scalar-sin-exp-tanh",
                                                               "chain-scalar-cube-cos-log")])
-    defects = [r for r in recs if r.category == "subject-defect"]
+    defects = [r for r in recs if r.category == "subject-defect"   # the checks blame serves
+               and r.check not in SECOND_ORDER + ("taylor",)]
     # one engine's JVP against the other's VJP is blamed on the engine whose rule is wrong
     assert defects and {r.blame.get("engine", r.engine) for r in defects} == {"ourad-reverse"}
     assert {r.blame["op"] for r in defects} == {"cos"}
     assert all(r.blame["mode"] == "vjp" for r in defects if r.check == "vjp")
     assert not [r for r in recs if r.engine == "ourad-forward" and r.claim == "op-cos"
-                and r.category != "agree" and not r.check.startswith("transpose")]
+                and r.category != "agree" and not r.check.startswith("transpose")
+                and r.check not in SECOND_ORDER]
 
 
 def test_the_blame_line_names_op_argument_mode_and_both_values(parts):

@@ -4,7 +4,8 @@ shrinks like h^2 when J v is right and like h when it is wrong. Steps h = 0.01 *
 to x and v, i = 0 .. 11), f in float64 with NumPy; remainders within 100 times their roundoff
 are dropped. The observed rate is the median of log2(r(h) / r(h/2)) over the three smallest
 steps that remain (the asymptotic end, past any kink the larger steps may cross): 1.75 or
-more agrees, 0.75 to 1.25 is a subject defect, anything else, or fewer than four remainders
+more agrees, 0.75 to 1.25 along both v and -v is a subject defect (a wrong J v shows rate 1
+on both sides; a kink within the steps on one side only), anything else, or fewer than four remainders
 above roundoff (f linear along v, or flat), decides nothing. A claim gets one `taylor` record
 per subject: a defect where any point shows one, else agree where any point decides, else
 `inconclusive` with the reason."""
@@ -68,6 +69,13 @@ def run(run, point):
         steps = shared[0]
         rem, rate, why = rates(*shared, ans[1])
         cat = _category(rate)
+        if cat == "subject-defect":          # a wrong J v shows rate 1 on both sides
+            back = along(run.f, point.x, [-t for t in point.v], point.out)
+            _, rate_back, _ = rates(*back, -np.asarray(ans[1], float))
+            if _category(rate_back) != "subject-defect":
+                cat, why = None, (f"rate {rate:.2f} along v but "
+                                  f"{'no rate' if rate_back is None else f'{rate_back:.2f}'} "
+                                  "along -v: a kink within the steps")
         if cat is None:
             undecided[eng.name] = why or (f"observed rate {rate:.2f}: neither 2 (right) nor "
                                           "1 (wrong); a kink within the steps?")
