@@ -130,7 +130,7 @@ class JVPTrace(_Trace):
 
 class VJPTrace(_Trace):
     def __init__(self):
-        super().__init__()
+        self.level = new_level()
         self.tape: list[VJPTracer] = []
         self.dirty = False   # cotangents may be left on the tape (a kept or a failed walk)
 
@@ -144,10 +144,12 @@ class VJPTrace(_Trace):
             parents = ((0, s),)
         else:
             primals, parents, nested = self._unwrap(args)
-            if nested:
+            if nested:   # the inner level runs it, and counts its flops
                 out = bind(prim, *primals, **params)
-            else:
-                out = prim.impl(*primals, **params)
+                node = VJPTracer(lvl, out, prim, primals, params, parents)
+                self.tape.append(node)
+                return node
+            out = prim.impl(*primals, **params)
         if counters:
             for c in counters:
                 c._add(prim, out, primals, params)

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import xp as _xp
 from .core import JVPTrace, JVPTracer, VJPTrace, VJPTracer
-from .primitive import Tracer, primal_of, shape_of
+from .primitive import Tracer, live, primal_of, shape_of
 
 __all__ = ["jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian"]
 
@@ -217,15 +217,20 @@ def value_and_grad(f: Callable, argnums=0):
         primals = [_check_float(args[i], "grad") for i in nums]
         g = f if everything and len(args) == len(nums) else _at(f, args, nums)
         tr = VJPTrace()
-        with tr:   # one walk of the tape, which is then dropped: it may free as it goes
+        lvl = tr.level
+        live[lvl] = tr   # as `with tr:`, one frame fewer
+        try:   # one walk of the tape, which is then dropped: it may free as it goes
             leaves = [tr.leaf(p) for p in primals]
             out = g(*leaves)
-            if isinstance(out, VJPTracer) and out.level == tr.level and \
+            if isinstance(out, VJPTracer) and out.level == lvl and \
                     shape_of(out.primal) == ():   # the common case, first
                 y = out.primal
-                cts = tr.backward([(out, _ones_like(y))], leaves, release=True)
+                cts = tr.backward([(out, 1.0 if type(y) is float else _ones_like(y))], leaves,
+                                  release=True)
             else:
                 y, cts = _not_traced(out), [None] * len(leaves)
+        finally:
+            del live[lvl]
         cts = [_zeros_like(p) if c is None else c for c, p in zip(cts, primals)]
         return y, (cts[0] if isinstance(argnums, int) else tuple(cts))
 
