@@ -1,12 +1,14 @@
 """ourad's speed against NumPy hand-written backprop, torch, jax, HIPS autograd and micrograd.
 
-    python benchmarks/bench_ourad.py            # prints a markdown table of medians and ratios
+    python benchmarks/bench_ourad.py            # prints markdown tables of medians and ratios
     python benchmarks/bench_ourad.py --quick    # fewer repeats
 
-Every workload is measured in this one process, as a median of repeated timeit runs, and
-reported as a ratio to the NumPy hand-written backprop (the practical limit of a NumPy-based
-AD). Absolute times drift between machines; the ratios measured in one run are the result.
-The OPENBLAS variables are left as they are.
+Every workload is timed in this one process, round-robin, as a median of repeated timeit runs,
+and reported as a ratio to the NumPy hand-written backprop (the practical limit of a
+NumPy-based AD); a last table gives ourad's ratios to the baselines its goals name. Peak
+memory of the batch-256 weight gradient is measured with tracemalloc (NumPy reports its arrays
+to it), each implementation in a fresh process. Absolute times drift between machines; the
+ratios measured in one run are the result. The OPENBLAS variables are left as they are.
 """
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ import argparse
 import json
 import math
 import os
+import subprocess
 import sys
 import timeit
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +27,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import ourad  # noqa: E402
 from ourad import xp  # noqa: E402
+
+from bench_ourad_report import (MEMORY_IMPLS, goal_lines, memory_lines,  # noqa: E402
+                                network_lines, small_lines)
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -156,63 +163,94 @@ def network_rows(act, batch, quick):
     g_w = ourad.grad(o_loss, (1, 2, 3, 4, 5, 6))
     add("ourad", "grad input", lambda: g_in(x, *params))
     add("ourad", "grad weights", lambda: g_w(x, *params))
-
-    try:
-        import torch
-        torch.set_num_threads(os.cpu_count() or 2)
-        tt = [torch.tensor(a) for a in [x, t] + params]
-        t_act = torch.tanh if act == "tanh" else torch.relu
-        t_loss = lambda *a: loss_generic(torch, t_act, a[0], tt[1], *a[1:])  # noqa: E731
-        add("torch eager", "forward", lambda: t_loss(tt[0], *tt[2:]))
-
-        def torch_grad(which):
-            args = [tt[0].clone().requires_grad_(which == "input")] + \
-                [p.detach().requires_grad_(which == "weights") for p in tt[2:]]
-            out = t_loss(*args)
-            return torch.autograd.grad(out, [args[0]] if which == "input" else args[1:])
-        add("torch eager", "grad input", lambda: torch_grad("input"))
-        add("torch eager", "grad weights", lambda: torch_grad("weights"))
-        fgi = torch.func.grad(t_loss, argnums=0)
-        fgw = torch.func.grad(t_loss, argnums=(1, 2, 3, 4, 5, 6))
-        add("torch.func", "grad input", lambda: fgi(tt[0], *tt[2:]))
-        add("torch.func", "grad weights", lambda: fgw(tt[0], *tt[2:]))
-    except ImportError:
-        pass
-
-    try:
-        import jax
-        jax.config.update("jax_enable_x64", True)
-        import jax.numpy as jnp
-        ja = [jnp.asarray(a) for a in [x, t] + params]
-        j_act = jnp.tanh if act == "tanh" else jax.nn.relu
-        j_loss = lambda *a: loss_generic(jnp, j_act, a[0], ja[1], *a[1:])  # noqa: E731
-        jf = jax.jit(j_loss)
-        jgi, jgw = jax.grad(j_loss, 0), jax.grad(j_loss, (1, 2, 3, 4, 5, 6))
-        jjgi, jjgw = jax.jit(jgi), jax.jit(jgw)
-        block = lambda r: jax.block_until_ready(r)  # noqa: E731
-        add("jax.jit", "forward", lambda: block(jf(ja[0], *ja[2:])))
-        add("jax.jit", "grad input", lambda: block(jjgi(ja[0], *ja[2:])))
-        add("jax.jit", "grad weights", lambda: block(jjgw(ja[0], *ja[2:])))
-        add("jax (no jit)", "grad input", lambda: block(jgi(ja[0], *ja[2:])))
-        add("jax (no jit)", "grad weights", lambda: block(jgw(ja[0], *ja[2:])))
-    except ImportError:
-        pass
-
-    try:
-        import autograd
-        import autograd.numpy as anp
-        a_act = anp.tanh if act == "tanh" else (lambda z: anp.maximum(z, 0))
-        a_loss = lambda *a: loss_generic(anp, a_act, a[0], t, *a[1:])  # noqa: E731
-        agi = autograd.grad(a_loss, 0)
-        agw = autograd.grad(lambda ps, xx: a_loss(xx, *ps), 0)
-        add("autograd", "grad input", lambda: agi(x, *params))
-        add("autograd", "grad weights", lambda: agw(list(params), x))
-    except ImportError:
-        pass
+    for frameworks in (_torch_network, _jax_network, _autograd_network):
+        try:
+            frameworks(add, act, x, t, params)
+        except ImportError:
+            pass
     return interleaved(fns, number, n_rep)
 
 
+def _torch_network(add, act, x, t, params):
+    import torch
+    torch.set_num_threads(os.cpu_count() or 2)
+    tt = [torch.tensor(a) for a in [x, t] + params]
+    t_act = torch.tanh if act == "tanh" else torch.relu
+    t_loss = lambda *a: loss_generic(torch, t_act, a[0], tt[1], *a[1:])  # noqa: E731
+    add("torch eager", "forward", lambda: t_loss(tt[0], *tt[2:]))
+
+    def torch_grad(which):
+        args = [tt[0].clone().requires_grad_(which == "input")] + \
+            [p.detach().requires_grad_(which == "weights") for p in tt[2:]]
+        out = t_loss(*args)
+        return torch.autograd.grad(out, [args[0]] if which == "input" else args[1:])
+    add("torch eager", "grad input", lambda: torch_grad("input"))
+    add("torch eager", "grad weights", lambda: torch_grad("weights"))
+    fgi = torch.func.grad(t_loss, argnums=0)
+    fgw = torch.func.grad(t_loss, argnums=(1, 2, 3, 4, 5, 6))
+    add("torch.func", "grad input", lambda: fgi(tt[0], *tt[2:]))
+    add("torch.func", "grad weights", lambda: fgw(tt[0], *tt[2:]))
+
+
+def _jax_network(add, act, x, t, params):
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    ja = [jnp.asarray(a) for a in [x, t] + params]
+    j_act = jnp.tanh if act == "tanh" else jax.nn.relu
+    j_loss = lambda *a: loss_generic(jnp, j_act, a[0], ja[1], *a[1:])  # noqa: E731
+    jf = jax.jit(j_loss)
+    jgi, jgw = jax.grad(j_loss, 0), jax.grad(j_loss, (1, 2, 3, 4, 5, 6))
+    jjgi, jjgw = jax.jit(jgi), jax.jit(jgw)
+    block = lambda r: jax.block_until_ready(r)  # noqa: E731
+    add("jax.jit", "forward", lambda: block(jf(ja[0], *ja[2:])))
+    add("jax.jit", "grad input", lambda: block(jjgi(ja[0], *ja[2:])))
+    add("jax.jit", "grad weights", lambda: block(jjgw(ja[0], *ja[2:])))
+    add("jax (no jit)", "grad input", lambda: block(jgi(ja[0], *ja[2:])))
+    add("jax (no jit)", "grad weights", lambda: block(jgw(ja[0], *ja[2:])))
+
+
+def _autograd_network(add, act, x, t, params):
+    import autograd
+    import autograd.numpy as anp
+    a_act = anp.tanh if act == "tanh" else (lambda z: anp.maximum(z, 0))
+    a_loss = lambda *a: loss_generic(anp, a_act, a[0], t, *a[1:])  # noqa: E731
+    agi = autograd.grad(a_loss, 0)
+    agw = autograd.grad(lambda ps, xx: a_loss(xx, *ps), 0)
+    add("autograd", "grad input", lambda: agi(x, *params))
+    add("autograd", "grad weights", lambda: agw(list(params), x))
+
+
 # --- the notes' forward-mode example on Python floats ---------------------------------------------
+
+def _micrograd_scalar():
+    """The notes' example in micrograd, with the sin and exp it lacks added its way."""
+    from micrograd.engine import Value
+
+    def m_sin(v):
+        out = Value(math.sin(v.data), (v,), "sin")
+
+        def _backward():
+            v.grad += math.cos(v.data) * out.grad
+        out._backward = _backward
+        return out
+
+    def m_exp(v):
+        out = Value(math.exp(v.data), (v,), "exp")
+
+        def _backward():
+            v.grad += out.data * out.grad
+        out._backward = _backward
+        return out
+
+    def micro():
+        x1, x2 = Value(1.5), Value(0.5)
+        v1 = x1 / x2
+        y = (m_sin(v1) + v1 - m_exp(x2)) * (v1 - m_exp(x2))
+        y.backward()
+        return x1.grad, x2.grad
+    return micro
+
 
 def scalar_rows(quick):
     rows, numbers = {}, {}
@@ -236,31 +274,8 @@ def scalar_rows(quick):
     rows["hand-written Python"], numbers["hand-written Python"] = lambda: hand(1.5, 0.5), 20000
 
     try:
-        from micrograd.engine import Value
-
-        def m_sin(v):
-            out = Value(math.sin(v.data), (v,), "sin")
-
-            def _backward():
-                v.grad += math.cos(v.data) * out.grad
-            out._backward = _backward
-            return out
-
-        def m_exp(v):
-            out = Value(math.exp(v.data), (v,), "exp")
-
-            def _backward():
-                v.grad += out.data * out.grad
-            out._backward = _backward
-            return out
-
-        def micro():
-            x1, x2 = Value(1.5), Value(0.5)
-            v1 = x1 / x2
-            y = (m_sin(v1) + v1 - m_exp(x2)) * (v1 - m_exp(x2))
-            y.backward()
-            return x1.grad, x2.grad
-        rows["micrograd (+sin, exp)"], numbers["micrograd (+sin, exp)"] = micro, 2000
+        rows["micrograd (+sin, exp)"] = _micrograd_scalar()
+        numbers["micrograd (+sin, exp)"] = 2000
     except ImportError:
         pass
     try:
@@ -370,8 +385,46 @@ def _small_numpy(x, t, p):
     return np.outer(x, gz1), gz1, np.outer(h1, gz2), gz2, np.outer(h2, g), g
 
 
-def fmt_us(v):
-    return v if isinstance(v, str) else f"{v * 1e6:,.0f}" if v >= 1e-4 else f"{v * 1e6:.2f}"
+# --- peak memory of the batch-256 weight gradient ----------------------------------------------
+
+def weight_gradient(impl, act, x, t, params):
+    """`impl`'s gradient of the notes' network w.r.t. all weights, as a function of nothing."""
+    if impl == "numpy (fresh temporaries)":
+        return lambda: numpy_backprop(act, x, t, params)
+    if impl == "numpy (preallocated out=)":
+        pre = NumpyPrealloc(act, x, t, params)
+        return lambda: pre("weights")
+    o_act = xp.tanh if act == "tanh" else xp.relu
+    g_w = ourad.grad(lambda *a: loss_generic(xp, o_act, a[0], t, *a[1:]), (1, 2, 3, 4, 5, 6))
+    return lambda: g_w(x, *params)
+
+
+def peak_memory(impl, act, batch=256, calls=3):
+    """Peak bytes traced while `impl` sets up its weight gradient and runs it `calls` times,
+    each result kept while the next is computed (as in a training loop), counted from before
+    its first allocation: buffers kept between calls count."""
+    x, t, params = make_net(batch)
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    fn = weight_gradient(impl, act, x, t, params)
+    result = None
+    for _ in range(calls):
+        result = fn()
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    del result
+    return peak
+
+
+def memory_rows():
+    """Peak bytes of each implementation in `MEMORY_IMPLS`, each in a fresh process."""
+    out = {}
+    for act in ("tanh", "relu"):
+        for impl in MEMORY_IMPLS:
+            run = subprocess.run([sys.executable, __file__, "--peak-memory", impl, act],
+                                 capture_output=True, text=True, check=True)
+            out[f"{impl} | {act}"] = int(run.stdout.split()[-1])
+    return out
 
 
 def main(argv=None):
@@ -380,7 +433,12 @@ def main(argv=None):
     ap.add_argument("--tune-allocator", action="store_true",
                     help="call ourad.tune_allocator() first (it changes glibc's settings for "
                          "the whole process, so every implementation gets it)")
+    ap.add_argument("--peak-memory", nargs=2, metavar=("IMPL", "ACT"),
+                    help=argparse.SUPPRESS)   # one measurement, in the child process
     args = ap.parse_args(argv)
+    if args.peak_memory:
+        print(peak_memory(*args.peak_memory))
+        return
     if args.tune_allocator:
         print(f"tune_allocator: {ourad.tune_allocator()}")
     out = {"network": {}, "scalar": scalar_rows(args.quick), "small_mlp": small_mlp_rows(args.quick)}
@@ -390,39 +448,10 @@ def main(argv=None):
         for batch in (1, 256):
             rows = network_rows(act, batch, args.quick)
             out["network"][f"{act}-B{batch}"] = {f"{k[0]} | {k[1]}": v for k, v in rows.items()}
-            lines += [f"### {act}, batch {batch}", "",
-                      "| implementation | forward | grad input | grad weights |", "|---|---|---|---|"]
-            base = {w: rows.get(("numpy (fresh temporaries)", w)) for w in
-                    ("forward", "grad input", "grad weights")}
-            impls = list(dict.fromkeys(k[0] for k in rows))
-            for impl in impls:
-                cells = []
-                for w in ("forward", "grad input", "grad weights"):
-                    v = rows.get((impl, w))
-                    if v is None:
-                        cells.append("")
-                    elif isinstance(v, str) or not isinstance(base[w], float):
-                        cells.append(fmt_us(v))
-                    else:
-                        cells.append(f"{fmt_us(v)} ({v / base[w]:.2f}x)")
-                lines.append(f"| {impl} | " + " | ".join(cells) + " |")
-            o = rows.get(("ourad", "grad weights"))
-            f = rows.get(("ourad", "forward"))
-            if isinstance(o, float) and isinstance(f, float):
-                lines.append(f"\nourad gradient / forward: {o / f:.2f} (weights), "
-                             f"{rows[('ourad', 'grad input')] / f:.2f} (input)\n")
-            lines.append("")
-    for title, key in (("The notes' forward-mode example, full gradient on Python floats",
-                        "scalar"), ("Small MLP 2 -> 16 -> 16 -> 1 (relu), gradient w.r.t. all "
-                                    "weights", "small_mlp")):
-        rows = out[key]
-        ref = rows.get("micrograd (+sin, exp)") or rows.get("micrograd")
-        lines += [f"## {title}, median µs", "", "| implementation | µs | / micrograd |",
-                  "|---|---|---|"]
-        for impl, v in sorted(rows.items(), key=lambda kv: kv[1]):
-            lines.append(f"| {impl} | {fmt_us(v)} | {v / ref:.2f} |" if ref else
-                         f"| {impl} | {fmt_us(v)} | |")
-        lines.append("")
+            lines += network_lines(rows, act, batch)
+    out["peak_memory"] = memory_rows()
+    lines += small_lines(out) + memory_lines(out["peak_memory"]) + \
+        goal_lines(out, out["peak_memory"])
     text = "\n".join(lines)
     print(text)
     OUT.mkdir(exist_ok=True)

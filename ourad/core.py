@@ -20,9 +20,11 @@ weight-gradient products. The transforms built on these traces are in `ourad.tra
 """
 from __future__ import annotations
 
+from numpy import ndarray
+
 from . import xp as _xp
 from .primitive import Tracer, bind, counters, live, new_level, shape_of
-from .rules import unbroadcast
+from .rules import RULES, unbroadcast
 from .xp import CONCRETE, CONCRETE_COUNTED, ArrayOps
 
 __all__ = ["JVPTracer", "VJPTracer", "JVPTrace", "VJPTrace"]
@@ -45,6 +47,51 @@ class VJPTracer(ArrayOps, Tracer):
         self.level, self.primal, self.prim, self.args, self.params, self.parents = (
             level, primal, prim, args, params, parents)
         self.ct = None
+
+
+_NO_PARAMS: dict = {}   # shared by every node without parameters; never written to
+
+
+def _operator(prim, si):
+    """`s <op> o` (`o <op> s` when `si` is 1) for a tracer `s` of the reverse trace: the
+    common case of an operator, recorded without going through `bind`. Anything unusual (no
+    live trace, a tracer of another level, a nested value) takes the general path."""
+    def op(s, o):
+        lvl = s.level
+        tr = live.get(lvl)
+        a = s.primal
+        if tr is None or isinstance(a, Tracer):
+            return bind(prim, s, o) if si == 0 else bind(prim, o, s)
+        if isinstance(o, Tracer):
+            if o.level != lvl or isinstance(o.primal, Tracer):
+                return bind(prim, s, o) if si == 0 else bind(prim, o, s)
+            args = (a, o.primal) if si == 0 else (o.primal, a)   # both ours
+            parents = ((0, s), (1, o)) if si == 0 else ((0, o), (1, s))
+        elif si == 0:
+            args, parents = (a, o), ((0, s),)
+        else:
+            args, parents = (o, a), ((1, s),)
+        out = prim.impl(*args)
+        if counters:
+            for c in counters:
+                c._add(prim, out, args, _NO_PARAMS)
+        node = VJPTracer(lvl, out, prim, args, _NO_PARAMS, parents)
+        tr.tape.append(node)
+        return node
+    return op
+
+
+def _operators(name):
+    prim = RULES[name]
+    return _operator(prim, 0), _operator(prim, 1)
+
+
+# The reverse trace's operators record directly (the forward trace's go through `bind`).
+for _dunder, _name in (("add", "add"), ("sub", "subtract"), ("mul", "multiply"),
+                       ("truediv", "divide"), ("pow", "pow"), ("matmul", "matmul")):
+    _fwd, _rev = _operators(_name)
+    setattr(VJPTracer, f"__{_dunder}__", _fwd)
+    setattr(VJPTracer, f"__r{_dunder}__", _rev)
 
 
 class _Trace:
@@ -83,16 +130,40 @@ class JVPTrace(_Trace):
 
 class VJPTrace(_Trace):
     def __init__(self):
-        super().__init__()
+        self.level = new_level()
         self.tape: list[VJPTracer] = []
         self.dirty = False   # cotangents may be left on the tape (a kept or a failed walk)
 
     def process(self, prim, args, params):
         lvl = self.level
+        if len(args) == 1 and not isinstance(args[0].primal, Tracer):
+            # one input, so it is ours (bind chose its level): the unary ops' common case
+            s = args[0]
+            primals = (s.primal,)
+            out = prim.impl(*primals, **params) if params else prim.impl(*primals)
+            parents = ((0, s),)
+        else:
+            primals, parents, nested = self._unwrap(args)
+            if nested:   # the inner level runs it, and counts its flops
+                out = bind(prim, *primals, **params)
+                node = VJPTracer(lvl, out, prim, primals, params, parents)
+                self.tape.append(node)
+                return node
+            out = prim.impl(*primals, **params)
+        if counters:
+            for c in counters:
+                c._add(prim, out, primals, params)
+        node = VJPTracer(lvl, out, prim, primals, params, parents)
+        self.tape.append(node)
+        return node
+
+    def _unwrap(self, args):
+        """The inputs' values one level down, the tape's parents among them, and whether any
+        value still holds a tracer of an outer level."""
+        lvl = self.level
         primals, parents = [], []
-        nested = False  # does any input still hold a tracer of an outer level?
-        i = 0
-        for a in args:
+        nested = False
+        for i, a in enumerate(args):
             if isinstance(a, Tracer):
                 if a.level == lvl:
                     parents.append((i, a))
@@ -101,29 +172,22 @@ class VJPTrace(_Trace):
                 else:
                     nested = True
             primals.append(a)
-            i += 1
-        if nested:
-            out = bind(prim, *primals, **params)
-        else:
-            out = prim.impl(*primals, **params)
-            if counters:
-                for c in counters:
-                    c._add(prim, out, primals, params)
-        node = VJPTracer(lvl, out, prim, primals, params, parents)
-        self.tape.append(node)
-        return node
+        return primals, parents, nested
 
     def leaf(self, x):
         return VJPTracer(self.level, x, None, (), None, ())
 
-    def backward(self, seeds, leaves, keep=False):
+    def backward(self, seeds, leaves, keep=False, release=False):
         """Walk the tape from its end, sending cotangents to parents; `seeds` are (node,
         cotangent) pairs of the outputs. The tape is in execution order, so its reverse is a
         topological order: no recursion, no sort. With `keep`, every node keeps its cotangent
-        (for `ourad.trace`); else each is dropped once sent on. Returns the leaves' cotangents
-        (None for a leaf no output depends on)."""
+        (for `ourad.trace`); else each is dropped once sent on. With `release` (the last walk
+        of this tape) a node also drops its values once its rules have run, so memory is
+        freed as the walk goes. Returns the leaves' cotangents (None for a leaf no output
+        depends on)."""
         # with no other transform live, every value the rules see is concrete
         xp = (CONCRETE_COUNTED if counters else CONCRETE) if len(live) == 1 else _xp
+        plain = xp is CONCRETE   # float cotangents may then be summed with `+`
         if self.dirty:
             for n in self.tape:
                 n.ct = None
@@ -147,7 +211,17 @@ class VJPTrace(_Trace):
                         f"ourad: reverse mode of '{prim.name}' with respect to argument {i}")
                 gi = rule(xp, g, out, *args, **params) if params else rule(xp, g, out, *args)
                 if type(gi) is not float:
-                    gi = unbroadcast(xp, gi, shape_of(args[i]))
-                parent.ct = gi if parent.ct is None else xp.add(parent.ct, gi)
+                    a = args[i]   # unbroadcast is looked up here, at every use
+                    if type(gi) is not ndarray or type(a) is not ndarray or gi.shape != a.shape:
+                        gi = unbroadcast(xp, gi, shape_of(a))
+                ct = parent.ct
+                if ct is None:
+                    parent.ct = gi
+                elif plain and type(ct) is float and type(gi) is float:
+                    parent.ct = ct + gi
+                else:
+                    parent.ct = xp.add(ct, gi)
+            if release:
+                node.args = node.primal = None
         self.dirty = keep
         return [n.ct for n in leaves]

@@ -36,7 +36,7 @@ import operator
 
 import numpy as np
 
-from . import sampling
+from . import buffers, sampling
 from .primitive import Primitive, Tracer, primal_of, shape_of
 
 RULES: dict[str, Primitive] = {}
@@ -133,60 +133,28 @@ def _zero(y, *args, **params):
     return 0
 
 
-# Python floats take the `math` path (a NumPy ufunc on a Python float costs ~10x more);
-# the NumPy path keeps dtypes (float32 stays float32) and lets NaN and inf propagate.
-def _unary(math_fn, np_fn):
-    def impl(x):
-        if type(x) is float:
-            try:
-                return math_fn(x)
-            except (ValueError, OverflowError):
-                pass
-            with np.errstate(all="ignore"):
-                return float(np_fn(x))
-        return np_fn(x)
-    impl.__name__ = np_fn.__name__
-    return impl
-
-
-def _binary(op, np_fn):
-    def impl(a, b):
-        if type(a) is float and type(b) is float:
-            try:
-                r = op(a, b)
-                if type(r) is float:
-                    return r
-            except (ZeroDivisionError, OverflowError, ValueError):
-                pass
-            with np.errstate(all="ignore"):
-                return float(np_fn(a, b))
-        return np_fn(a, b)
-    impl.__name__ = np_fn.__name__
-    return impl
-
-
 _real, _real2 = sampling.elementwise("real"), sampling.elementwise("real", "real")
 
 
 # --- elementwise arithmetic -------------------------------------------------------------------
 
-defrule("add", _binary(operator.add, np.add), partials=(1.0, 1.0),
+defrule("add", buffers.binary(operator.add, np.add), partials=(1.0, 1.0),
         flops=_size, sample=_real2)
 
-defrule("subtract", _binary(operator.sub, np.subtract), partials=(1.0, -1.0),
+defrule("subtract", buffers.binary(operator.sub, np.subtract), partials=(1.0, -1.0),
         flops=_size, sample=_real2)
 
-defrule("multiply", _binary(operator.mul, np.multiply),
+defrule("multiply", buffers.binary(operator.mul, np.multiply),
         partials=(lambda xp, y, a, b: b,
                   lambda xp, y, a, b: a),
         flops=_size, sample=_real2)
 
-defrule("divide", _binary(operator.truediv, np.divide),
+defrule("divide", buffers.binary(operator.truediv, np.divide),
         partials=(over(lambda xp, y, a, b: b),                          # 1 / b
                   lambda xp, y, a, b: xp.negative(xp.divide(y, b))),   # -a / b^2 = -y / b
         flops=_size, sample=sampling.elementwise("real", "nonzero"))
 
-defrule("negative", _unary(operator.neg, np.negative), partials=(-1.0,),
+defrule("negative", buffers.unary(operator.neg, np.negative), partials=(-1.0,),
         flops=_size, sample=_real)
 
 
@@ -205,27 +173,27 @@ def _dpow_dexp(xp, y, a, b):
     return xp.where(zero, 0.0, xp.multiply(y, xp.log(safe)))
 
 
-defrule("pow", _binary(operator.pow, np.power), partials=(_dpow_dbase, _dpow_dexp),
+defrule("pow", buffers.binary(operator.pow, np.power), partials=(_dpow_dbase, _dpow_dexp),
         flops=_size, sample=sampling.elementwise("positive", "real"))
 
 # --- elementwise transcendental ---------------------------------------------------------------
 
-defrule("sin", _unary(math.sin, np.sin), partials=(lambda xp, y, x: xp.cos(x),),
+defrule("sin", buffers.unary(math.sin, np.sin), partials=(lambda xp, y, x: xp.cos(x),),
         flops=_size, sample=_real)
 
-defrule("cos", _unary(math.cos, np.cos), partials=(lambda xp, y, x: xp.negative(xp.sin(x)),),
+defrule("cos", buffers.unary(math.cos, np.cos), partials=(lambda xp, y, x: xp.negative(xp.sin(x)),),
         flops=_size, sample=_real)
 
-defrule("exp", _unary(math.exp, np.exp), partials=(lambda xp, y, x: y,),
+defrule("exp", buffers.unary(math.exp, np.exp), partials=(lambda xp, y, x: y,),
         flops=_size, sample=_real)
 
-defrule("log", _unary(math.log, np.log), partials=(over(lambda xp, y, x: x),),
+defrule("log", buffers.unary(math.log, np.log), partials=(over(lambda xp, y, x: x),),
         flops=_size, sample=sampling.elementwise("positive"))
 
-defrule("log1p", _unary(math.log1p, np.log1p), partials=(over(lambda xp, y, x: xp.add(1.0, x)),),
+defrule("log1p", buffers.unary(math.log1p, np.log1p), partials=(over(lambda xp, y, x: xp.add(1.0, x)),),
         flops=_size, sample=sampling.elementwise("above-1"))
 
-defrule("tanh", _unary(math.tanh, np.tanh),
+defrule("tanh", buffers.unary(math.tanh, np.tanh),
         partials=(lambda xp, y, x: xp.subtract(1.0, xp.multiply(y, y)),),
         flops=_size, sample=_real)
 
@@ -243,29 +211,36 @@ def _sigmoid_math(x):
     return e / (1.0 + e)
 
 
-defrule("sigmoid", _unary(_sigmoid_math, _sigmoid_np),
+defrule("sigmoid", buffers.unary(_sigmoid_math, _sigmoid_np),
         partials=(lambda xp, y, x: xp.multiply(y, xp.subtract(1.0, y)),),
         flops=_size, sample=_real)
 
-defrule("sqrt", _unary(math.sqrt, np.sqrt), partials=(over(lambda xp, y, x: xp.multiply(2.0, y)),),
+defrule("sqrt", buffers.unary(math.sqrt, np.sqrt), partials=(over(lambda xp, y, x: xp.multiply(2.0, y)),),
         flops=_size, sample=sampling.elementwise("positive"))
 
 # --- kinks ------------------------------------------------------------------------------------
 
-defrule("sign", _unary(lambda x: float((x > 0) - (x < 0)), np.sign), partials=(0.0,),
+defrule("sign", buffers.unary(lambda x: float((x > 0) - (x < 0)), np.sign), partials=(0.0,),
         flops=_size, sample=_real, kink=lambda x: np.abs(x))
 
-defrule("abs", _unary(math.fabs, np.abs), partials=(lambda xp, y, x: xp.sign(x),),
+defrule("abs", buffers.unary(math.fabs, np.abs), partials=(lambda xp, y, x: xp.sign(x),),
         flops=_size, sample=_real, kink=lambda x: np.abs(x))
 
 
 def _relu_mask(xp, y, x):
-    x = primal_of(x)
-    m = x >= 0  # the notes: f'(z) = 1 for z >= 0
+    x = primal_of(x)   # the notes: f'(z) = 1 for z >= 0
+    out = buffers.out_for(x) if type(x) is np.ndarray else None
+    if out is not None:
+        return np.greater_equal(x, 0, out=out)
+    m = x >= 0
     return float(m) if type(m) is bool else m.astype(np.result_type(x), copy=False)
 
 
-defrule("relu", _unary(lambda x: x if x > 0 or x != x else 0.0, lambda x: np.maximum(x, 0)),
+def _relu_np(x, out=None):
+    return np.maximum(x, 0, out=out)
+
+
+defrule("relu", buffers.unary(lambda x: x if x > 0 or x != x else 0.0, _relu_np, into=_relu_np),
         partials=(_relu_mask,), flops=_size, sample=_real, kink=lambda x: np.abs(x))
 
 
@@ -276,12 +251,12 @@ def _share(a, b):
     return w if type(w) is float else w.astype(np.result_type(a, b), copy=False)
 
 
-defrule("maximum", _binary(lambda a, b: a if a >= b or a != a else b, np.maximum),
+defrule("maximum", buffers.binary(lambda a, b: a if a >= b or a != a else b, np.maximum),
         partials=(lambda xp, y, a, b: _share(a, b),
                   lambda xp, y, a, b: _share(b, a)),
         flops=_size, sample=_real2, kink=lambda a, b: np.abs(np.subtract(a, b)))
 
-defrule("minimum", _binary(lambda a, b: a if a <= b or a != a else b, np.minimum),
+defrule("minimum", buffers.binary(lambda a, b: a if a <= b or a != a else b, np.minimum),
         partials=(lambda xp, y, a, b: _share(b, a),
                   lambda xp, y, a, b: _share(a, b)),
         flops=_size, sample=_real2, kink=lambda a, b: np.abs(np.subtract(a, b)))
@@ -334,7 +309,13 @@ def _matmul_flops(y, a, b):
     return 2 * max(np.size(y), 1) * np.shape(a)[-1]
 
 
-defrule("matmul", np.matmul,
+def _matmul_impl(a, b):
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 == b.ndim:
+        return np.matmul(a, b, out=buffers.matmul_out(a, b))
+    return np.matmul(a, b)
+
+
+defrule("matmul", _matmul_impl,
         jvp=(lambda xp, a_dot, y, a, b: xp.matmul(a_dot, b),
              lambda xp, b_dot, y, a, b: xp.matmul(a, b_dot)),
         vjp=(_matmul_vjp_a, _matmul_vjp_b),

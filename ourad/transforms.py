@@ -14,7 +14,7 @@ import numpy as np
 
 from . import xp as _xp
 from .core import JVPTrace, JVPTracer, VJPTrace, VJPTracer
-from .primitive import Tracer, primal_of, shape_of
+from .primitive import Tracer, live, primal_of, shape_of
 
 __all__ = ["jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian"]
 
@@ -211,17 +211,41 @@ def value_and_grad(f: Callable, argnums=0):
     >>> ourad.value_and_grad(lambda x: x * x)(3.0)   # (9.0, 6.0)
     """
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    everything = nums == tuple(range(len(nums)))   # f(*the differentiated args) as they are
 
     def wrapped(*args):
-        out, back = vjp(_at(f, args, nums), *[args[i] for i in nums], _caller="grad")
-        if isinstance(out, (tuple, list)) or shape_of(out) != ():
-            got = "a " + type(out).__name__ if isinstance(out, (tuple, list)) else \
-                f"shape {shape_of(out)}"
-            raise ValueError(f"ourad.grad: f must return a scalar, got {got}; use jacrev or vjp")
-        cts = back(_ones_like(out))
-        return out, (cts[0] if isinstance(argnums, int) else cts)
+        primals = [_check_float(args[i], "grad") for i in nums]
+        g = f if everything and len(args) == len(nums) else _at(f, args, nums)
+        tr = VJPTrace()
+        lvl = tr.level
+        live[lvl] = tr   # as `with tr:`, one frame fewer
+        try:   # one walk of the tape, which is then dropped: it may free as it goes
+            leaves = [tr.leaf(p) for p in primals]
+            out = g(*leaves)
+            if isinstance(out, VJPTracer) and out.level == lvl and \
+                    shape_of(out.primal) == ():   # the common case, first
+                y = out.primal
+                cts = tr.backward([(out, 1.0 if type(y) is float else _ones_like(y))], leaves,
+                                  release=True)
+            else:
+                y, cts = _not_traced(out), [None] * len(leaves)
+        finally:
+            del live[lvl]
+        cts = [_zeros_like(p) if c is None else c for c, p in zip(cts, primals)]
+        return y, (cts[0] if isinstance(argnums, int) else tuple(cts))
 
     return wrapped
+
+
+def _not_traced(out):
+    """A value of f that does not depend on the differentiated inputs: checked as `vjp` and
+    `grad` check any output, and returned as it is."""
+    _flatten(out, "grad")
+    if isinstance(out, (tuple, list)) or shape_of(out) != ():
+        got = "a " + type(out).__name__ if isinstance(out, (tuple, list)) else \
+            f"shape {shape_of(out)}"
+        raise ValueError(f"ourad.grad: f must return a scalar, got {got}; use jacrev or vjp")
+    return out
 
 
 def grad(f: Callable, argnums=0):
