@@ -4,6 +4,7 @@ write is one line naming the path and the reason, a non-zero exit, and the previ
 left as it was; a missing report dependency is a warning and a field, never a stale page."""
 import errno
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -42,7 +43,9 @@ def _consistent(target):
 def test_120_concurrent_writes_leave_one_consistent_report(tmp_path):
     target = tmp_path / "rep"
     jobs = [(target, f"run-{i:03d}") for i in range(120)]
-    with ProcessPoolExecutor(max_workers=8) as pool:
+    # spawned, not forked: a fork of a process that has started JAX's threads may deadlock
+    with ProcessPoolExecutor(max_workers=8, mp_context=multiprocessing.get_context("spawn")) \
+            as pool:
         done = list(pool.map(_write, jobs))           # re-raises any writer's exception
     assert len(done) == 120
     assert _consistent(target) in done
