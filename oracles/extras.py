@@ -23,7 +23,27 @@ def collect(harness) -> dict:
             "kinks": _safe(lambda: kink_table(list(harness.subjects)
                                               + list(harness.oracles.values()),
                                               harness.timeout)),
-            "costs": _safe(cost_table, harness), "readings": _safe(readings)}
+            "costs": _safe(cost_table, harness), "readings": _safe(readings),
+            "taylor": _safe(taylor_example, harness)}
+
+
+def taylor_example(harness) -> dict:
+    """The Taylor test on the notes' example at their point along the seed (1, 0): each
+    subject's remainders, for the report's plot."""
+    from .catalogue import sec_3_forward_mode as sec
+    from .checks.taylor import along, rates
+    f = std(lambda xp, a, b: sec.run(xp, a, b)[6])
+    x, v = [np.array(sec.X[0]), np.array(sec.X[1])], [np.array(1.0), np.array(0.0)]
+    shared = along(f, x, v)
+    out = []
+    for eng in harness.subjects:
+        if has_mode(eng, "jvp"):
+            ans = _ask(eng, "jvp", f, x, v, harness.timeout)
+            if ans[1] is not None:
+                rem, rate, why = rates(*shared, ans[1])
+                out.append({"engine": eng.name, "remainders": rem, "rate": rate, "why": why})
+    return {"point": list(sec.X), "tangent": [1.0, 0.0],
+            "steps": [float(h) for h in shared[0]], "subjects": out}
 
 
 def readings() -> dict:

@@ -212,7 +212,29 @@ def build_context(result: dict, previous: dict | None = None) -> dict:
             "comparison": compare(result, previous), "n_records": len(records),
             "findings": findings(records), "readings": readings(result),
             "scorecard": scorecard(result),
+            "taylor_plot": _taylor_example(extras.get("taylor")),
             "fmt": _fmt}
+
+
+def _taylor_example(data):
+    if not isinstance(data, dict) or not data.get("subjects"):
+        return None
+    from .plots import taylor_plot
+    return taylor_plot([(f"{s['engine']} (rate {s['rate']:.2f})" if s.get("rate") is not None
+                         else s["engine"], data["steps"], s["remainders"])
+                        for s in data["subjects"]],
+                       f"The notes' example at {tuple(data['point'])} along "
+                       f"{tuple(data['tangent'])}")
+
+
+def _taylor_card(r):
+    """The plot of a Taylor record that did not agree (its steps and remainders)."""
+    v = r.get("values") or {}
+    if r.get("check") != "taylor" or not v.get("steps"):
+        return None
+    from .plots import taylor_plot
+    return taylor_plot([(r["engine"], v["steps"], v["remainders"])],
+                       f"observed rate {v.get('rate', float('nan')):.2f}")
 
 
 def _close(got, want) -> bool:
@@ -267,6 +289,7 @@ def _env():
                       autoescape=select_autoescape(default=True, default_for_string=True))
     env.filters["fmt"] = _fmt
     env.filters["blame_line"] = blame_line
+    env.filters["taylor_plot"] = _taylor_card
     return env
 
 

@@ -72,3 +72,8 @@ def test_a_conformance_run_fails_a_wrong_jvp_through_taylor(tmp_path):
     for r in taylor.values():
         assert r["category"] == "subject-defect", r
         assert r["values"]["rate"] == pytest.approx(1.0, abs=0.25)
+    example = res["extras"]["taylor"]["subjects"][0]
+    assert example["engine"] == "slightly-wrong-jvp" and example["rate"] == pytest.approx(1, abs=.1)
+    html = (tmp_path / "ad-report" / "index.html").read_text()
+    assert 'id="taylor-plot"' in html                       # the notes' example
+    assert html.count('class="plot taylor-plot"') == 2      # one per failing Taylor record
