@@ -41,6 +41,26 @@ def summary_line(r: dict) -> str:
     return first[0][:200] if first else ""
 
 
+def _kink_rows(recs: list) -> list:
+    """Kink conventions, one row per claim: who chose what at the kink (JVP / VJP where the
+    two differ), and the subdifferential."""
+    by_claim: dict = {}
+    for r in recs:
+        by_claim.setdefault(r["claim"], []).append(r)
+    rows = []
+    for claim, rs in sorted(by_claim.items()):
+        chose: dict = {}
+        for r in sorted(rs, key=lambda r: (r["engine"], r["check"])):
+            chose.setdefault(r["engine"], []).append(_num((r.get("values") or {})
+                                                          .get("derivative")))
+        lo, hi = ((rs[0].get("values") or {}).get("subdifferential") or ["?", "?"])[:2]
+        who = "; ".join(f"{e} {' / '.join(dict.fromkeys(v))}" for e, v in chose.items())
+        rows.append({"claim": claim, "engine": "each engine", "check": "at the kink",
+                     "line": f"{who} (the subdifferential is [{_num(lo)}, {_num(hi)}])",
+                     "baselined": False, "probe": False})
+    return rows
+
+
 def findings(records: list) -> list:
     """[(category, rows, more)] for the categories that matter, in FINDING_ORDER; rows are
     dicts with the claim, engine, check, the line and whether the erratum is baselined."""
@@ -48,6 +68,10 @@ def findings(records: list) -> list:
     for cat in FINDING_ORDER:
         recs = [r for r in records if r["category"] == cat]
         if not recs:
+            continue
+        if cat == "kink-convention":
+            rows = _kink_rows(recs)
+            out.append((cat, rows[:PER_CATEGORY], max(0, len(rows) - PER_CATEGORY)))
             continue
         recs.sort(key=lambda r: (r.get("baselined", False), r["section"], r["claim"],
                                  r["engine"], r["check"]))
