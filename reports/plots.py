@@ -2,7 +2,33 @@
 step, on log-log axes, with the slopes 1 (a wrong J v) and 2 (a right one) drawn beside it."""
 from __future__ import annotations
 
+import io
+import re
+
 from markupsafe import Markup
+
+
+def pyplot():
+    """matplotlib's pyplot on the Agg backend, text kept as text in SVG; None without it."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    plt.rcParams["svg.fonttype"] = "none"
+    return plt
+
+
+def svg_figure(fig) -> Markup:
+    """A figure as inline SVG (no metadata), the figure closed."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]
+    return Markup(re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S))
 
 
 def taylor_plot(series, title="") -> Markup | None:
@@ -11,14 +37,9 @@ def taylor_plot(series, title="") -> Markup | None:
     series = [(lab, h, r) for lab, h, r in series or () if h and r]
     if not series:
         return None
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return None
-    from .writer import _svg_figure
-    plt.rcParams["svg.fonttype"] = "none"
     fig, ax = plt.subplots(figsize=(6.0, 3.4))
     for label, steps, rem in series:
         pts = [(h, e) for h, e in zip(steps, rem) if e and e > 0]
@@ -34,4 +55,4 @@ def taylor_plot(series, title="") -> Markup | None:
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7)
-    return _svg_figure(fig)
+    return svg_figure(fig)

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from oracles.verdict import CATEGORIES, CATEGORY_LIST, PRIMITIVES, SEVERITY, blame_line
 
 from .findings import findings, readings
+from .plots import pyplot, svg_figure
 
 HERE = Path(__file__).resolve().parent
 _ROLE_ORDER = ("referee", "ad", "numeric")
@@ -77,26 +78,10 @@ def render_math(latex: str) -> Markup | None:
 
 # --- plots ------------------------------------------------------------------------------------
 
-def _svg_figure(fig) -> Markup:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    import matplotlib.pyplot as plt
-    plt.close(fig)
-    svg = buf.getvalue()
-    svg = svg[svg.index("<svg"):]
-    return Markup(re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S))
-
-
 def fd_plot(data) -> Markup | None:
-    if not data or "curves" not in data:
+    plt = pyplot() if data and "curves" in data else None
+    if plt is None:
         return None
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    plt.rcParams["svg.fonttype"] = "none"
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     styles = {("float64", "forward"): ("C0", "-"), ("float64", "central"): ("C1", "-"),
               ("float32", "forward"): ("C0", "--"), ("float32", "central"): ("C1", "--")}
@@ -115,7 +100,7 @@ def fd_plot(data) -> Markup | None:
                  "the error model picks", fontsize=9)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7)
-    return _svg_figure(fig)
+    return svg_figure(fig)
 
 
 def _slopes(pts):
