@@ -33,6 +33,12 @@ ORACLES = tuple(n for n, e in _REGISTRY.items() if e[3] != "subject")   # the de
 _cache: dict = {}
 
 
+def packages() -> tuple:
+    """The packages the registered engines need, in registry order (the run's versions
+    table lists them)."""
+    return tuple(dict.fromkeys(e[2] for e in _REGISTRY.values()))
+
+
 def role(name: str) -> str:
     """The role of a registered engine ("subject", "referee", "ad", "numeric"); any other
     engine (a plugged-in one) is a subject."""
@@ -66,5 +72,6 @@ def engine(name: str, **options) -> Engine:
     return cls(**options)
 
 
-__all__ = ["Engine", "Unsupported", "MissingOp", "available", "engine", "role", "NAMES",
+__all__ = ["Engine", "Unsupported", "MissingOp", "available", "engine", "role", "packages",
+           "NAMES",
            "ORACLES", "ROLES"]

@@ -215,8 +215,9 @@ def _git_commit() -> str:
 
 
 def _versions() -> dict:
+    from . import packages
     out = {"python": platform.python_version(), "numpy": np.__version__}
-    for name in ("jax", "torch", "mpmath", "hypothesis"):
+    for name in [p for p in packages() if p not in ("numpy", "ourad")] + ["hypothesis"]:
         try:
             out[name] = importlib.import_module(name).__version__
         except ImportError:
