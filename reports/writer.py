@@ -171,6 +171,8 @@ def build_context(result: dict, previous: dict | None = None) -> dict:
     trace = extras.get("trace") if isinstance(extras.get("trace"), dict) and \
         "forward" in extras.get("trace", {}) else None
     if trace:
+        import copy
+        trace = copy.deepcopy(trace)     # annotated for the page; the result stays as recorded
         rule_cat = {r["claim"]: _worst(by_claim[r["claim"]]) for r in records
                     if r["claim"].startswith("fwd-table-tangent-rule")}
         for row in trace["forward"]:

@@ -218,3 +218,18 @@ def test_findings_lead_with_both_numbers_and_baselined_errata_are_marked():
     matrix = page[page.index('id="matrix-table"'):page.index("</table>",
                                                                page.index('id="matrix-table"'))]
     assert matrix.count("(baselined)") == 1
+
+
+def test_rendering_leaves_the_result_as_it_was():
+    """The writer derives what the page shows; results.json must not change by rendering."""
+    import copy
+    res = results(SAMPLE)
+    res["extras"] = {"trace": {"point": [1.5, 0.5], "seed": [1.0, 0.0], "reference": "referee",
+                               "computed_by": {"forward": "x", "adjoint": "x"},
+                               "forward": [], "printed_partial": "3.012",
+                               "adjoint": [{"k": 1, "name": "v_1", "expression": "a / b",
+                                            "computed_adjoint": 1.0,
+                                            "reference_adjoint": 1.0}]}}
+    before = copy.deepcopy(res)
+    render(res)
+    assert res == before
