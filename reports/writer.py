@@ -168,26 +168,7 @@ def build_context(result: dict, previous: dict | None = None) -> dict:
     for items in sections.values():
         items.sort(key=lambda c: c["id"])
     extras = result.get("extras", {})
-    trace = extras.get("trace") if isinstance(extras.get("trace"), dict) and \
-        "forward" in extras.get("trace", {}) else None
-    if trace:
-        import copy
-        trace = copy.deepcopy(trace)     # annotated for the page; the result stays as recorded
-        rule_cat = {r["claim"]: _worst(by_claim[r["claim"]]) for r in records
-                    if r["claim"].startswith("fwd-table-tangent-rule")}
-        for row in trace["forward"]:
-            row["value_ok"] = abs(float(row["printed_value"]) - row["reference_primal"]) <= \
-                0.5 * 10 ** -_decimals(row["printed_value"]) + 1e-12
-            row["tangent_ok"] = abs(float(row["printed_tangent"]) - row["reference_tangent"]) <= \
-                0.5 * 10 ** -_decimals(row["printed_tangent"]) + 1e-12
-            row["rule_category"] = rule_cat.get(row["rule_claim"]) if row["rule_claim"] else None
-            row["rule_math"] = render_math(row["printed_rule"])
-            row["primal_math"] = render_math(row["printed_primal"])
-            row["computed_primal_ok"] = _close(row["computed_primal"], row["reference_primal"])
-            row["computed_tangent_ok"] = _close(row["computed_tangent"],
-                                                row["reference_tangent"])
-        for row in trace["adjoint"]:
-            row["ok"] = _close(row["computed_adjoint"], row["reference_adjoint"])
+    trace = _trace(extras.get("trace"), records, by_claim)
     counts = result["summary"].get("counts", {})
     return {"s": result["summary"], "counts": [(c, counts.get(c, 0)) for c in CATEGORIES],
             "engines": engines, "sections": sorted(sections.items()),
@@ -201,6 +182,29 @@ def build_context(result: dict, previous: dict | None = None) -> dict:
             "scorecard": scorecard(result),
             "taylor_plot": _taylor_example(extras.get("taylor")),
             "fmt": _fmt}
+
+
+def _trace(trace, records, by_claim):
+    """The trace tables annotated for the page (a copy: the result stays as recorded)."""
+    if not isinstance(trace, dict) or "forward" not in trace:
+        return None
+    import copy
+    trace = copy.deepcopy(trace)
+    rule_cat = {r["claim"]: _worst(by_claim[r["claim"]]) for r in records
+                if r["claim"].startswith("fwd-table-tangent-rule")}
+    for row in trace["forward"]:
+        row["value_ok"] = abs(float(row["printed_value"]) - row["reference_primal"]) <= \
+            0.5 * 10 ** -_decimals(row["printed_value"]) + 1e-12
+        row["tangent_ok"] = abs(float(row["printed_tangent"]) - row["reference_tangent"]) <= \
+            0.5 * 10 ** -_decimals(row["printed_tangent"]) + 1e-12
+        row["rule_category"] = rule_cat.get(row["rule_claim"]) if row["rule_claim"] else None
+        row["rule_math"] = render_math(row["printed_rule"])
+        row["primal_math"] = render_math(row["printed_primal"])
+        row["computed_primal_ok"] = _close(row["computed_primal"], row["reference_primal"])
+        row["computed_tangent_ok"] = _close(row["computed_tangent"], row["reference_tangent"])
+    for row in trace["adjoint"]:
+        row["ok"] = _close(row["computed_adjoint"], row["reference_adjoint"])
+    return trace
 
 
 def _taylor_example(data):
