@@ -72,6 +72,15 @@ def _to_float(x):
         if np.ndim(x) else np.asarray(float(x))
 
 
+def _decades_below_one(primals) -> int:
+    """How many decades the smallest nonzero input entry lies below 1 (0 if none does): the
+    referee's steps shrink by as much, and its digits grow, so that an input near 0 (where
+    kinks usually sit) is differentiated at itself, not across 0."""
+    tiny = min((float(np.min(np.abs(p[p != 0]))) for p in map(np.asarray, primals)
+                if np.any(p != 0)), default=1.0)
+    return max(0, int(-math.floor(math.log10(min(tiny, 1.0)))))
+
+
 class Referee:
     name = "referee"
     xp = xp
@@ -90,9 +99,7 @@ class Referee:
     def _directional(self, f, primals, tangents):
         # Inputs close to 0 (where kinks usually sit: relu, abs) get a step below their size
         # and the digits to match, so that x = 1e-300 is differentiated at x, not across 0.
-        tiny = min((float(np.min(np.abs(p[p != 0]))) for p in map(np.asarray, primals)
-                    if np.any(p != 0)), default=1.0)
-        shrink = max(0, int(-math.floor(math.log10(min(tiny, 1.0)))))
+        shrink = _decades_below_one(primals)
         with mpmath.workdps(DPS + shrink):
             h = STEP * mpmath.mpf(10) ** (-shrink)
             P = [_mp(p) for p in primals]
@@ -138,9 +145,7 @@ class Referee:
         digits: (g(+t, +e_k) - g(+t, -e_k) - g(-t, +e_k) + g(-t, -e_k)) / (4 h^2), h = 1e-12
         (truncation about h^2, roundoff about 10^-50 / h^2: both far below float64's)."""
         self._check(primals)
-        tiny = min((float(np.min(np.abs(p[p != 0]))) for p in map(np.asarray, primals)
-                    if np.any(p != 0)), default=1.0)
-        shrink = max(0, int(-math.floor(math.log10(min(tiny, 1.0)))))
+        shrink = _decades_below_one(primals)
         with mpmath.workdps(DPS + 2 * shrink):   # inputs near 0 (kinks): a step below them
             h = mpmath.mpf("1e-12") * mpmath.mpf(10) ** (-shrink)
             P = [_mp(p) for p in primals]
