@@ -123,12 +123,15 @@ def to_float64(x, what: str) -> np.ndarray:
     return a.astype(np.float64)
 
 
+_SECOND = {"jvp": "out_tangent", "vjp": "cotangents",
+           "hvp": "a tuple of arrays shaped like the primals"}
+
+
 def _pair(res, what):
     if not isinstance(res, (tuple, list)) or len(res) != 2:
         got = f"a {type(res).__name__}" + (f" of length {len(res)}"
                                            if isinstance(res, (tuple, list)) else "")
-        raise Malformed(f"{what} must return a pair (out, {'out_tangent' if what == 'jvp' else 'cotangents'}); "
-                        f"got {got}")
+        raise Malformed(f"{what} must return a pair (out, {_SECOND[what]}); got {got}")
     return res
 
 
@@ -148,20 +151,20 @@ def check_jvp(res, out_shape):
     return out, t
 
 
-def check_vjp(res, out_shape, in_shapes):
+def check_vjp(res, out_shape, in_shapes, what="vjp", entry="cotangent"):
     """(out, cotangents): out shaped like f's output, one cotangent per input, each shaped
-    like its input."""
-    out, bars = _pair(res, "vjp")
-    out = _shaped(to_float64(out, "the vjp's primal output"), out_shape,
-                  "the vjp's primal output")
+    like its input. An hvp's answer has the same form (`what="hvp"`, `entry="entry"`)."""
+    out, bars = _pair(res, what)
+    out = _shaped(to_float64(out, f"the {what}'s primal output"), out_shape,
+                  f"the {what}'s primal output")
     if not isinstance(bars, (tuple, list)):
-        raise Malformed(f"the vjp's cotangents must be a tuple with one entry per input "
+        raise Malformed(f"the {what}'s {entry}s must be a tuple with one entry per input "
                         f"({len(in_shapes)}); got a {type(bars).__name__}")
     if len(bars) != len(in_shapes):
-        raise Malformed(f"the vjp returned {len(bars)} cotangent(s) for {len(in_shapes)} "
+        raise Malformed(f"the {what} returned {len(bars)} {entry}(s) for {len(in_shapes)} "
                         f"input(s)")
-    return out, tuple(_shaped(to_float64(b, f"the cotangent of input {i}"), s,
-                              f"the cotangent of input {i}")
+    return out, tuple(_shaped(to_float64(b, f"the {entry} of input {i}"), s,
+                              f"the {entry} of input {i}")
                       for i, (b, s) in enumerate(zip(bars, in_shapes)))
 
 
@@ -197,13 +200,17 @@ __all__ = ["call", "Fault", "Malformed", "TimedOut", "MissingOp", "check_jvp", "
 
 def answer(engine, kind: str, f, x, w, out_shape, timeout=None):
     """An engine's validated answer to `kind` ("jvp" along tangents w, "vjp" along the
-    cotangent w) at x: (answer, None), or (None, Fault) when it raised, timed out or answered
-    something malformed. Every engine, subject or oracle, is asked through here."""
-    res, fault = call(getattr(engine, kind), f, x, w, timeout=timeout)
+    cotangent w, "hvp" along w = (cotangent, tangents)) at x: (answer, None), or
+    (None, Fault) when it raised, timed out or answered something malformed. Every engine,
+    subject or oracle, is asked through here."""
+    args = (f, x, *w) if kind == "hvp" else (f, x, w)
+    res, fault = call(getattr(engine, kind), *args, timeout=timeout)
     if fault is not None:
         return None, fault
+    shapes = [np.shape(a) for a in x]
     try:
-        return (check_jvp(res, out_shape) if kind == "jvp"
-                else check_vjp(res, out_shape, [np.shape(a) for a in x])), None
+        return (check_jvp(res, out_shape) if kind == "jvp" else
+                check_vjp(res, out_shape, shapes) if kind == "vjp" else
+                check_vjp(res, out_shape, shapes, "hvp", "entry")), None
     except Malformed as exc:
         return None, Fault("malformed", f"malformed answer: {exc}")

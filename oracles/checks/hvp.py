@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..calls import Fault, Malformed, call, fmt, has_mode, to_float64
+from ..calls import answer, fmt, has_mode
 from ..reference import ad_tolerance
 
 CI_POINTS = 2
@@ -30,25 +30,9 @@ def applies(claim, point) -> bool:
     return claim.f is not None and not point.kinks
 
 
-def ask(eng, f, x, u, t, timeout):
+def ask(eng, f, x, u, t, out_shape, timeout):
     """(out, H t as a tuple shaped like x) or (None, Fault)."""
-    res, fault = call(eng.hvp, f, x, u, t, timeout=timeout)
-    if fault is not None:
-        return None, fault
-    try:
-        if not isinstance(res, (tuple, list)) or len(res) != 2:
-            raise Malformed(f"hvp must return a pair (out, tuple); got a {type(res).__name__}")
-        out, hv = res
-        if not isinstance(hv, (tuple, list)) or len(hv) != len(x):
-            raise Malformed(f"hvp must return one array per input ({len(x)})")
-        hv = tuple(to_float64(h, f"the hvp's entry {i}") for i, h in enumerate(hv))
-        for i, (h, a) in enumerate(zip(hv, x)):
-            if h.shape != np.shape(a):
-                raise Malformed(f"the hvp's entry {i} has shape {h.shape}; input {i} has "
-                                f"shape {np.shape(a)}")
-        return (to_float64(out, "the hvp's output"), hv), None
-    except Malformed as exc:
-        return None, Fault("malformed", f"malformed answer: {exc}")
+    return answer(eng, "hvp", f, x, (u, t), out_shape, timeout)
 
 
 def _flat(hv):
@@ -64,11 +48,11 @@ def reference(run, point, t):
             by_role.setdefault(h.roles.get(name), []).append((name, eng))
     ads = []
     for name, eng in by_role.get("ad", []):
-        ans, _ = ask(eng, f, x, u, t, h.timeout)
+        ans, _ = ask(eng, f, x, u, t, point.out.shape, h.timeout)
         if ans is not None:
             ads.append((name, _flat(ans[1])))
     for name, eng in by_role.get("referee", []) if point.n <= REFEREE_MAX else []:
-        ans, _ = ask(eng, f, x, u, t, h.timeout)
+        ans, _ = ask(eng, f, x, u, t, point.out.shape, h.timeout)
         if ans is not None:
             want = _flat(ans[1])
             floor = max((float(np.max(np.abs(a - want), initial=0.0)) for _, a in ads),
@@ -98,7 +82,8 @@ def run(run, point):
             yield run.record(eng.name, "hvp", "unsupported", inputs=point.inputs,
                              detail="the engine has no hvp")
             continue
-        ans, fault = ask(eng, run.f, point.x, point.u, point.v, run.harness.timeout)
+        ans, fault = ask(eng, run.f, point.x, point.u, point.v, point.out.shape,
+                          run.harness.timeout)
         if fault is not None:
             yield run.record(eng.name, "hvp", fault.category, inputs=point.inputs,
                              detail=fault.message)
@@ -125,7 +110,7 @@ def _compare(run, engine, got, ref, point):
 
 
 def _symmetry(run, eng, hv1, t2, point):
-    ans, fault = ask(eng, run.f, point.x, point.u, t2, run.harness.timeout)
+    ans, fault = ask(eng, run.f, point.x, point.u, t2, point.out.shape, run.harness.timeout)
     if fault is not None:
         return run.record(eng.name, "hvp-symmetry", fault.category, inputs=point.inputs,
                           detail=fault.message)
