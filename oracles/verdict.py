@@ -89,9 +89,9 @@ def blame_line(b: dict) -> str:
     """A record's blame in one line: "divide, d/d(argument 1), reverse mode, at (1.5, 0.5):
     got -6.0, want 6.0"; for a fault of composition, the first wrong intermediate."""
     mode = "reverse mode" if b.get("mode") == "vjp" else "forward mode"
-    got, want = _short(b.get("got")), _short(b.get("want"))
+    got, want = short(b.get("got")), short(b.get("want"))
     if got == want:      # a small relative error: enough digits to see it
-        got, want = _short(b.get("got"), digits=17), _short(b.get("want"), digits=17)
+        got, want = short(b.get("got"), digits=17), short(b.get("want"), digits=17)
     if b.get("op") == "composition":
         what = "adjoint" if b.get("mode") == "vjp" else "tangent"
         return (f"composition, {mode}: every primitive agrees alone; first wrong {what}: "
@@ -102,7 +102,9 @@ def blame_line(b: dict) -> str:
     return f"{b.get('op')}{arg}, {mode}, at {b.get('at', b.get('inputs'))}: got {got}, want {want}"
 
 
-def _short(v, limit=4, digits=6) -> str:
+def short(v, limit=4, digits=6) -> str:
+    """A value of a record in a few characters: numbers to `digits`, the first `limit`
+    entries of a list, an array summary by its shape and head."""
     if isinstance(v, float):
         return f"{v:.{digits}g}"
     if isinstance(v, list):
@@ -112,7 +114,7 @@ def _short(v, limit=4, digits=6) -> str:
             return "[" + inner + (", ..." if len(flat) > limit else "") + "]"
     if isinstance(v, dict) and "shape" in v:
         return f"array of shape {tuple(v['shape'])} starting " \
-            f"{_short(v.get('head', []), digits=digits)}"
+            f"{short(v.get('head', []), digits=digits)}"
     return str(v)
 
 

@@ -2,9 +2,7 @@
 line with both numbers and a link to its card; and how the notes were read."""
 from __future__ import annotations
 
-import math
-
-from oracles.verdict import blame_line
+from oracles.verdict import blame_line, short
 
 # the categories listed, in the order a reader acts on them
 FINDING_ORDER = ("harness-error", "claim-error", "subject-defect", "notes-erratum",
@@ -13,14 +11,8 @@ PER_CATEGORY = 40
 
 
 def _num(v):
-    if isinstance(v, list):
-        if not v:
-            return "[]"
-        head = ", ".join(_num(x) for x in v[:3])
-        return head if len(v) == 1 else f"[{head}{', ...' if len(v) > 3 else ''}]"
-    if isinstance(v, float):
-        return f"{v:.6g}" if math.isfinite(v) else str(v)
-    return str(v)
+    """A number or a list as the findings show it: a one-entry list as its entry."""
+    return short(v[0]) if isinstance(v, list) and len(v) == 1 else short(v, limit=3)
 
 
 def summary_line(r: dict) -> str:
