@@ -198,15 +198,28 @@ __all__ = ["call", "Fault", "Malformed", "TimedOut", "MissingOp", "check_jvp", "
            "to_float64", "describe", "has_mode", "nonfinite_where_finite", "fmt"]
 
 
-def answer(engine, kind: str, f, x, w, out_shape, timeout=None):
+def dtype_name(x) -> str:
+    """The floating-point type an engine answered in ("float32", "float64", ...), read
+    before the answer is converted to float64; Python floats are "float64"."""
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        return "float64" if isinstance(x, float) else type(x).__name__
+    return str(dt).rsplit(".", 1)[-1]          # torch.float32 -> float32
+
+
+def answer(engine, kind: str, f, x, w, out_shape, timeout=None, seen: dict | None = None):
     """An engine's validated answer to `kind` ("jvp" along tangents w, "vjp" along the
     cotangent w, "hvp" along w = (cotangent, tangents)) at x: (answer, None), or
     (None, Fault) when it raised, timed out or answered something malformed. Every engine,
-    subject or oracle, is asked through here."""
+    subject or oracle, is asked through here. `seen["dtype"]`, when given, receives the type
+    the derivative was answered in (answers are compared in float64)."""
     args = (f, x, *w) if kind == "hvp" else (f, x, w)
     res, fault = call(getattr(engine, kind), *args, timeout=timeout)
     if fault is not None:
         return None, fault
+    if seen is not None and isinstance(res, (tuple, list)) and len(res) == 2:
+        d = res[1]
+        seen["dtype"] = dtype_name(d[0] if isinstance(d, (tuple, list)) and d else d)
     shapes = [np.shape(a) for a in x]
     try:
         return (check_jvp(res, out_shape) if kind == "jvp" else

@@ -4,7 +4,7 @@ Non-finite numbers are printed as words, never a format error."""
 from __future__ import annotations
 
 from .calls import fmt
-from .verdict import blame_line
+from .verdict import blame_line, check_label
 
 __all__ = ["explain", "blame_line"]
 
@@ -14,7 +14,7 @@ def explain(rec: dict) -> str:
     if rec.get("blame"):
         lines.append(blame_line(rec["blame"]))
     lines.append(f"[{rec['category']}] claim {rec['claim']} ({rec['section']}), engine "
-                 f"{rec['engine']}, check {rec['check']}")
+                 f"{rec['engine']}, check {check_label(rec)}")
     if rec.get("inputs") is not None:
         lines.append(f"  inputs: {rec['inputs']}")
     if rec.get("values"):

@@ -38,14 +38,14 @@ def summarize(a, limit=8):
 
 
 class Aggregate:
-    """The worst verdict of each (engine, check) over the drawn points."""
+    """The worst verdict of each (engine, check, dtype) over the drawn points."""
 
     def __init__(self):
         self.worst: dict[tuple, Record] = {}
         self.count: dict[tuple, int] = {}
 
     def add(self, rec: Record):
-        key = (rec.engine, rec.check)
+        key = (rec.engine, rec.check, rec.dtype)
         self.count[key] = self.count.get(key, 0) + 1
         old = self.worst.get(key)
         if old is None or (SEVERITY[rec.category], _num(rec.max_rel_error)) > (
@@ -101,11 +101,11 @@ class ClaimRun:
                       check=check, category=category, reproduce=self.reproduce,
                       probe=self.claim.probe, **kw)
 
-    def ask(self, eng, kind, x, w, out_shape):
+    def ask(self, eng, kind, x, w, out_shape, seen=None):
         """An engine's validated answer: (answer, names of ours it used, None) or
-        (None, names, Fault)."""
+        (None, names, Fault); `seen` as `calls.answer`'s."""
         reset_used()
-        ans, fault = answer(eng, kind, self.f, x, w, out_shape, self.harness.timeout)
+        ans, fault = answer(eng, kind, self.f, x, w, out_shape, self.harness.timeout, seen)
         return ans, sorted(used()), fault
 
     def snippet(self, engine, point, kind) -> str:

@@ -19,7 +19,7 @@ if _CACHE_DIR and not jax.config.jax_compilation_cache_dir:
 
 import jax.numpy as jnp  # noqa: E402
 
-from .protocol import Namespace, as_float64  # noqa: E402
+from .protocol import Namespace, as_float  # noqa: E402
 
 xp = Namespace("jax", jnp, {
     "pow": jnp.power,
@@ -82,27 +82,27 @@ class JaxEngine:
         return method(g, a, b)
 
     def jvp(self, f, primals, tangents):
-        out, t = self._run("jvp", f, tuple(jnp.asarray(as_float64(p)) for p in primals),
-                           tuple(jnp.asarray(as_float64(t)) for t in tangents))
-        return as_float64(out), as_float64(t)
+        out, t = self._run("jvp", f, tuple(jnp.asarray(as_float(p)) for p in primals),
+                           tuple(jnp.asarray(as_float(t)) for t in tangents))
+        return as_float(out), as_float(t)
 
     def vjp(self, f, primals, cotangent):
-        out, bars = self._run("vjp", f, tuple(jnp.asarray(as_float64(p)) for p in primals),
-                              jnp.asarray(as_float64(cotangent)))
-        return as_float64(out), tuple(as_float64(b) for b in bars)
+        out, bars = self._run("vjp", f, tuple(jnp.asarray(as_float(p)) for p in primals),
+                              jnp.asarray(as_float(cotangent)))
+        return as_float(out), tuple(as_float(b) for b in bars)
 
     def hvp(self, f, primals, cotangent, tangents):
         """Forward over reverse: d/de [J(x + e t)^T u] at e = 0."""
-        p = tuple(jnp.asarray(as_float64(q)) for q in primals)
-        out_bars, hv = self._run("hvp", f, p, (jnp.asarray(as_float64(cotangent)),
-                                              tuple(jnp.asarray(as_float64(t))
+        p = tuple(jnp.asarray(as_float(q)) for q in primals)
+        out_bars, hv = self._run("hvp", f, p, (jnp.asarray(as_float(cotangent)),
+                                              tuple(jnp.asarray(as_float(t))
                                                     for t in tangents)))
-        return as_float64(self._fn(f)(*p)), tuple(as_float64(h) for h in hv)
+        return as_float(self._fn(f)(*p)), tuple(as_float(h) for h in hv)
 
     def flops(self, f, primals, mode="forward", wrt=None):
         """XLA's own count (`cost_analysis` of the compiled function)."""
         fn = self._fn(f)
-        args = [jnp.asarray(as_float64(p)) for p in primals]
+        args = [jnp.asarray(as_float(p)) for p in primals]
         if mode != "forward":
             wrt = tuple(range(len(primals))) if wrt is None else tuple(wrt)
             fn = jax.grad(lambda *a: jnp.sum(self._fn(f)(*a)), argnums=wrt)

@@ -6,18 +6,18 @@ import numpy as np
 
 import ourad
 
-from .protocol import as_float64, jvp_by_rows, vjp_by_columns
+from .protocol import as_float, jvp_by_rows, vjp_by_columns
 
 
 def ourad_hvp(f, primals, cotangent, tangents):
-    u = np.asarray(as_float64(cotangent))
+    u = np.asarray(as_float(cotangent))
 
     def grad_along_u(*p):
         return ourad.vjp(lambda *a: f(ourad.xp, *a), *p)[1](u)
     out = f(ourad.xp, *primals)
     _, hv = ourad.jvp(grad_along_u, [np.asarray(p, float) for p in primals],
                       [np.asarray(t, float) for t in tangents])
-    return as_float64(out), tuple(as_float64(h) for h in hv)
+    return as_float(out), tuple(as_float(h) for h in hv)
 
 
 class OuradForward:
@@ -28,11 +28,11 @@ class OuradForward:
 
     def jvp(self, f, primals, tangents):
         out, t = ourad.jvp(lambda *a: f(ourad.xp, *a), primals, tangents)
-        return as_float64(out), as_float64(t)
+        return as_float(out), as_float(t)
 
     def vjp(self, f, primals, cotangent):
         return vjp_by_columns(lambda ts: self.jvp(f, primals, ts), primals,
-                              as_float64(cotangent))
+                              as_float(cotangent))
 
     def hvp(self, f, primals, cotangent, tangents):
         """Forward over reverse with ourad's own transforms: d/de [J(x + e t)^T u]."""
@@ -55,7 +55,7 @@ class OuradReverse:
 
     def vjp(self, f, primals, cotangent):
         out, back = ourad.vjp(lambda *a: f(ourad.xp, *a), *primals)
-        return as_float64(out), tuple(as_float64(b) for b in back(cotangent))
+        return as_float(out), tuple(as_float(b) for b in back(cotangent))
 
     def jvp(self, f, primals, tangents):
         out, back = ourad.vjp(lambda *a: f(ourad.xp, *a), *primals)

@@ -51,12 +51,16 @@ def pytest_addoption(parser):
     g.addoption("--ad-strict", action="store_true", default=False,
                 help="fail the gate on any check the subject leaves unsupported "
                      "(default: off)")
+    g.addoption("--ad-dtypes", metavar="NAMES", default="float64,float32",
+                help="the precisions the subject is asked in, among float64 and float32 "
+                     "(default: %(default)s)")
 
 
 def _explicit(config) -> bool:
     opts = ("ad_subject", "ad_oracles", "ad_formulas", "ad_report_dir", "ad_baseline",
-            "ad_baseline_json", "ad_seed", "ad_examples", "ad_profile", "ad_strict")
-    defaults = {"ad_subject": "ourad", "ad_formulas": [], "ad_seed": 0, "ad_strict": False}
+            "ad_baseline_json", "ad_seed", "ad_examples", "ad_profile", "ad_strict", "ad_dtypes")
+    defaults = {"ad_subject": "ourad", "ad_formulas": [], "ad_seed": 0, "ad_strict": False,
+                "ad_dtypes": "float64,float32"}
     return any(config.getoption(o) != defaults.get(o) for o in opts) or \
         config.getoption("ad_timeout") != _DEFAULT_TIMEOUT or \
         os.environ.get("AD_CONFORMANCE") == "1"
@@ -74,7 +78,8 @@ def _make_session(config):
         oracles=tuple(s.strip() for s in oracles.split(",") if s.strip()) if oracles else (),
         formulas=tuple(config.getoption("ad_formulas")), seed=config.getoption("ad_seed"),
         examples=config.getoption("ad_examples"), profile=profile,
-        timeout=config.getoption("ad_timeout") or None, strict=config.getoption("ad_strict"))
+        timeout=config.getoption("ad_timeout") or None, strict=config.getoption("ad_strict"),
+        dtypes=tuple(s.strip() for s in config.getoption("ad_dtypes").split(",") if s.strip()))
     return AdSession(opts, report_dir=config.getoption("ad_report_dir"),
                      baseline=config.getoption("ad_baseline"),
                      previous_json=config.getoption("ad_baseline_json"))

@@ -56,6 +56,13 @@ def as_float64(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
+def as_float(x) -> np.ndarray:
+    """x as a NumPy array of its own precision when that is float32 (a float32 run asks
+    engines in float32), else float64."""
+    a = np.asarray(x)
+    return a if a.dtype == np.float32 else a.astype(np.float64)
+
+
 def basis(shape) -> list[np.ndarray]:
     n = int(np.prod(shape, dtype=int))
     eye = np.eye(n)
@@ -68,7 +75,7 @@ MAX_SWEEPS = 4096   # columns or rows built one at a time before an engine says 
 def vjp_by_columns(push, primals, cotangent):
     """A VJP from forward mode: `push(tangents) -> (out, out_tangent)` once per input entry
     gives a column of J; the result is J^T u. Costs one JVP per input entry."""
-    primals = [as_float64(p) for p in primals]
+    primals = [as_float(p) for p in primals]
     n = sum(p.size for p in primals)
     if n > MAX_SWEEPS:
         raise Unsupported(f"a VJP by forward mode needs one JVP per input entry: {n} > "
@@ -76,27 +83,27 @@ def vjp_by_columns(push, primals, cotangent):
     zeros = [np.zeros_like(p) for p in primals]
     out, bars = None, []
     for i, p in enumerate(primals):
-        bar = np.zeros(p.size)
+        bar = np.zeros(p.size, p.dtype)
         for k, e in enumerate(basis(p.shape)):
             tangents = list(zeros)
-            tangents[i] = e
+            tangents[i] = e.astype(p.dtype)
             out, col = push(tangents)
-            bar[k] = np.sum(as_float64(col) * cotangent)
+            bar[k] = np.sum(as_float(col) * cotangent)
         bars.append(bar.reshape(p.shape))
     if out is None:  # no inputs with entries: one push for the value
         out, _ = push(zeros)
-    return as_float64(out), tuple(bars)
+    return as_float(out), tuple(bars)
 
 
 def jvp_by_rows(out, pull, tangents):
     """A JVP from reverse mode: `pull(y_bar) -> input cotangents` once per output entry gives
     a row of J; the result is J v. Costs one VJP per output entry."""
-    out = as_float64(out)
+    out = as_float(out)
     if out.size > MAX_SWEEPS:
         raise Unsupported(f"a JVP by reverse mode needs one VJP per output entry: {out.size} > "
                           f"{MAX_SWEEPS}")
-    t_out = np.zeros(out.size)
+    t_out = np.zeros(out.size, out.dtype)
     for k, e in enumerate(basis(out.shape)):
-        bars = pull(e)
-        t_out[k] = sum(np.sum(as_float64(b) * as_float64(t)) for b, t in zip(bars, tangents))
+        bars = pull(e.astype(out.dtype))
+        t_out[k] = sum(np.sum(as_float(b) * as_float(t)) for b, t in zip(bars, tangents))
     return out, t_out.reshape(out.shape)

@@ -19,6 +19,7 @@ class RunOptions:
     profile: str = "ci"
     timeout: float | None = 60.0
     strict: bool = False
+    dtypes: tuple = ("float64", "float32")
     extra: dict = field(default_factory=dict)
 
     def args(self) -> list[str]:
@@ -37,6 +38,8 @@ class RunOptions:
             out += ["--ad-timeout", "0" if not self.timeout else f"{self.timeout:g}"]
         if self.strict:
             out.append("--ad-strict")
+        if tuple(self.dtypes) != ("float64", "float32"):
+            out += ["--ad-dtypes", ",".join(self.dtypes)]
         return out
 
 

@@ -98,6 +98,10 @@ class AdSession:
         """Everything that can be told wrong before a claim runs: raises UsageError."""
         if self._subjects is None:
             self._subjects = load_subject(self.options.subject)
+        dtypes = tuple(self.options.dtypes)
+        if not dtypes or set(dtypes) - {"float64", "float32"} or "float64" not in dtypes:
+            raise UsageError(f"--ad-dtypes {','.join(dtypes)!r}: expected float64 or "
+                             "float64,float32 (float64 makes the references)")
         try:
             self.baseline = load_baseline(self.baseline_path, claim_ids)
         except BaselineError as exc:
@@ -172,7 +176,8 @@ class AdSession:
             "commit": _git_commit(),
         }
         result = {"summary": summary, "records": sorted(
-            self.records, key=lambda r: (r["section"], r["claim"], r["engine"], r["check"])),
+            self.records, key=lambda r: (r["section"], r["claim"], r["engine"], r["check"],
+                                         r.get("dtype", "float64"))),
             "claims": {cid: _claim_info(c) for cid, c in self.claims.items() if c is not None},
             "extras": _extras(h)}
         self.result, self.gate = result, gate

@@ -6,14 +6,15 @@ import numpy as np
 import torch
 import torch.func
 
-from .protocol import Namespace, as_float64
+from .protocol import Namespace, as_float
 
 
 def _t(x):
     if torch.is_tensor(x):
         return x
     a = np.asarray(x)
-    return torch.as_tensor(a if a.dtype.kind in "bi" else a.astype(np.float64))
+    return torch.as_tensor(a if a.dtype.kind in "bi" or a.dtype == np.float32
+                           else a.astype(np.float64))
 
 
 def _each(fn):
@@ -65,28 +66,28 @@ class TorchEngine:
         return lambda *a: _t(f(xp, *a))
 
     def jvp(self, f, primals, tangents):
-        out, t = torch.func.jvp(self._fn(f), tuple(_t(as_float64(p)) for p in primals),
-                                tuple(_t(as_float64(t)) for t in tangents))
-        return as_float64(out.detach()), as_float64(t.detach())
+        out, t = torch.func.jvp(self._fn(f), tuple(_t(as_float(p)) for p in primals),
+                                tuple(_t(as_float(t)) for t in tangents))
+        return as_float(out.detach()), as_float(t.detach())
 
     def vjp(self, f, primals, cotangent):
-        out, back = torch.func.vjp(self._fn(f), *[_t(as_float64(p)) for p in primals])
-        bars = back(_t(as_float64(cotangent)))
-        return as_float64(out.detach()), tuple(as_float64(b.detach()) for b in bars)
+        out, back = torch.func.vjp(self._fn(f), *[_t(as_float(p)) for p in primals])
+        bars = back(_t(as_float(cotangent)))
+        return as_float(out.detach()), tuple(as_float(b.detach()) for b in bars)
 
     def hvp(self, f, primals, cotangent, tangents):
         """Forward over reverse: d/de [J(x + e t)^T u] at e = 0."""
-        g, u = self._fn(f), _t(as_float64(cotangent))
-        p = tuple(_t(as_float64(q)) for q in primals)
+        g, u = self._fn(f), _t(as_float(cotangent))
+        p = tuple(_t(as_float(q)) for q in primals)
         _, hv = torch.func.jvp(lambda *q: torch.func.vjp(g, *q)[1](u), p,
-                               tuple(_t(as_float64(t)) for t in tangents))
-        return as_float64(g(*p).detach()), tuple(as_float64(h.detach()) for h in hv)
+                               tuple(_t(as_float(t)) for t in tangents))
+        return as_float(g(*p).detach()), tuple(as_float(h.detach()) for h in hv)
 
     def flops(self, f, primals, mode="forward", wrt=None):
         """torch's FlopCounterMode (it counts matrix products, not elementwise work)."""
         from torch.utils.flop_counter import FlopCounterMode
         wrt = range(len(primals)) if wrt is None else wrt
-        args = [_t(as_float64(p)).requires_grad_(i in wrt) for i, p in enumerate(primals)]
+        args = [_t(as_float(p)).requires_grad_(i in wrt) for i, p in enumerate(primals)]
         with FlopCounterMode(display=False) as counter:
             out = self._fn(f)(*args)
             if mode != "forward":

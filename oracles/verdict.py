@@ -59,7 +59,8 @@ class Record:
     engine: str
     check: str
     category: str
-    dtype: str = "float64"
+    dtype: str = "float64"         # the precision the engine was asked in
+    returned_dtype: str | None = None   # the type its derivative came back in, where recorded
     max_abs_error: float | None = None
     max_rel_error: float | None = None
     tolerance: float | None = None
@@ -100,6 +101,19 @@ def blame_line(b: dict) -> str:
     arg = "" if b.get("argument") is None or len(b.get("inputs") or ()) < 2 else \
         f", d/d(argument {b['argument']})"
     return f"{b.get('op')}{arg}, {mode}, at {b.get('at', b.get('inputs'))}: got {got}, want {want}"
+
+
+def check_label(rec: dict) -> str:
+    """A record's check with the precision it was asked in where that is not float64, and
+    the type the engine answered in where that differs: "vjp in float32 (answered in
+    float64)"."""
+    label = rec.get("check", "?")
+    dtype, got = rec.get("dtype") or "float64", rec.get("returned_dtype")
+    if dtype != "float64":
+        label += f" in {dtype}"
+    if got and got != dtype:
+        label += f" (answered in {got})"
+    return label
 
 
 def short(v, limit=4, digits=6) -> str:

@@ -2,7 +2,7 @@
 line with both numbers and a link to its card; and how the notes were read."""
 from __future__ import annotations
 
-from oracles.verdict import blame_line, short
+from oracles.verdict import blame_line, check_label, short
 
 # the categories listed, in the order a reader acts on them
 FINDING_ORDER = ("harness-error", "claim-error", "subject-defect", "notes-erratum",
@@ -67,7 +67,7 @@ def findings(records: list) -> list:
             continue
         recs.sort(key=lambda r: (r.get("baselined", False), r["section"], r["claim"],
                                  r["engine"], r["check"]))
-        rows = [{"claim": r["claim"], "engine": r["engine"], "check": r["check"],
+        rows = [{"claim": r["claim"], "engine": r["engine"], "check": check_label(r),
                  "line": summary_line(r), "baselined": bool(r.get("baselined")),
                  "probe": bool(r.get("probe"))} for r in recs[:PER_CATEGORY]]
         out.append((cat, rows, len(recs) - len(rows)))

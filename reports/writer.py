@@ -15,7 +15,8 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from oracles.verdict import CATEGORIES, CATEGORY_LIST, PRIMITIVES, SEVERITY, blame_line
+from oracles.verdict import (CATEGORIES, CATEGORY_LIST, PRIMITIVES, SEVERITY, blame_line,
+                             check_label)
 
 from .findings import findings, readings
 from .plots import pyplot, svg_figure
@@ -128,7 +129,7 @@ def compare(current: dict, previous: dict | None) -> dict | None:
         return None
 
     def keys(result):
-        return {(r["claim"], r["engine"], r["check"]): r["category"]
+        return {(r["claim"], r["engine"], check_label(r)): r["category"]
                 for r in result.get("records", []) if r["category"] != "agree"}
 
     cur, old = keys(current), keys(previous)
@@ -243,13 +244,17 @@ def scorecard(result: dict) -> dict | None:
     if not recs:
         return None
     order = ("jvp", "vjp", "value", "transpose", "jacobian", "taylor", "hvp", "hvp-symmetry",
-             "kink-jvp", "kink-vjp")
-    column = lambda c: "transpose" if c.startswith("transpose") else c  # noqa: E731 -- both ways
-    checks = sorted({column(r["check"]) for r in recs},
+             "kink-jvp", "kink-vjp", "float32")
+
+    def column(r):     # both transposes in one column, and every float32 check in one
+        c = r["check"]
+        return "float32" if r.get("dtype") == "float32" else \
+            "transpose" if c.startswith("transpose") else c
+    checks = sorted({column(r) for r in recs},
                     key=lambda c: (order.index(c) if c in order else len(order), c))
     cells: dict = defaultdict(list)
     for r in recs:
-        cells[(r["claim"], r["engine"], column(r["check"]))].append(r)
+        cells[(r["claim"], r["engine"], column(r))].append(r)
     rows = []
     for cid in sorted({r["claim"] for r in recs}):
         row = {(e, c): _worst(cells[(cid, e, c)]) for e in subjects for c in checks
@@ -280,6 +285,7 @@ def _env():
                       autoescape=select_autoescape(default=True, default_for_string=True))
     env.filters["fmt"] = _fmt
     env.filters["blame_line"] = blame_line
+    env.filters["check_label"] = check_label
     env.filters["taylor_plot"] = _taylor_card
     return env
 

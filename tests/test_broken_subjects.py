@@ -66,9 +66,14 @@ def test_a_misbehaving_engine_fails_the_gate_with_a_message(tmp_path, cls, check
     code, out = conformance(tmp_path, "--ad-subject", f"broken:{cls}")
     res = one_truth(tmp_path, code, out, "fail")
     recs = [r for r in res["records"] if r["subject"] and r["check"] == check]
-    assert recs and all(r["category"] == category for r in recs), [
-        (r["claim"], r["check"], r["category"], r["detail"][:200]) for r in recs]
-    assert all(message in r["detail"] for r in recs), [r["detail"] for r in recs]
+    # in float32, with no float32 AD oracle in this run (referee, fd) to measure rounding, a
+    # derivative beyond rounding is inconclusive (tests/test_float32.py); never agree
+    ok = {"float64": {category}, "float32": {category, "inconclusive"}}
+    assert recs and all(r["category"] in ok[r["dtype"]] for r in recs), [
+        (r["claim"], r["check"], r["dtype"], r["category"], r["detail"][:200]) for r in recs]
+    assert any(r["dtype"] == "float32" for r in recs) == (check in ("jvp", "vjp", "value"))
+    assert all(message in r["detail"] for r in recs if r["category"] == category), \
+        [r["detail"] for r in recs]
     assert "[subject-defect]" in out
 
 

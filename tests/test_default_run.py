@@ -29,8 +29,9 @@ def default_run(report_dir) -> dict:
 
 
 def verdicts(res) -> dict:
-    return {f"{r['claim']} | {r['engine']} | {r['check']}": r["category"]
-            for r in res["records"]}
+    return {f"{r['claim']} | {r['engine']} | {r['check']}"
+            + ("" if r.get("dtype", "float64") == "float64" else f" | {r['dtype']}"):
+            r["category"] for r in res["records"]}
 
 
 def test_the_default_run_gives_the_snapshots_verdicts(tmp_path):

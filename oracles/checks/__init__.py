@@ -7,7 +7,7 @@
 make records); `point` the `oracles.harness.Point` (a drawn input, its tangents and
 cotangent, the reference there). A new kind of check is one new module and one line here.
 """
-from . import derivatives, hvp, jacobian, kinks, notes_formulas, printed, taylor
+from . import derivatives, float32, hvp, jacobian, kinks, notes_formulas, printed, taylor
 
-PER_POINT = (derivatives, kinks, notes_formulas, jacobian, taylor, hvp)   # taylor: the JVPs
+PER_POINT = (derivatives, kinks, notes_formulas, jacobian, taylor, hvp, float32)
 PER_CLAIM = (printed,)
