@@ -37,6 +37,7 @@ from ..reference import Reference, ask, establish, flat
 EPS32 = float(np.finfo(np.float32).eps)
 ULPS32 = 16            # as float64's AD_ULPS, in float32's ulps
 SAMPLE_FACTOR = 8      # the subject may round this many times worse than the sampled oracles
+PERTURB = 2           # float32 roundings by which the conditioning term moves each input
 NEIGHBOURS_MAX = 4096  # input entries up to which the neighbours are sampled too
 CI_POINTS = 2          # under the ci profile, the first drawn points of each claim; all under
                        # thorough
@@ -164,7 +165,36 @@ def _samples(run, p):
         by["value"].add("numpy")
     except Exception:  # noqa: BLE001 -- NumPy's float32 evaluation is only a sample
         pass
+    _conditioning(run, p, worst)
     return worst, {k: sorted(v) for k, v in by.items()}
+
+
+def _conditioning(run, p, worst):
+    """Raise each sample to how far the float64 answer moves when every input entry moves by
+    PERTURB float32 roundings (random signs, both ways): the conditioning of the claim at
+    this input, with no luck in it. An honest float32 implementation whose primitives round
+    a few ulps worse than the sampled oracles' (NumPy's float32 transcendental functions
+    against XLA's) is met where f' crosses zero, which one lucky oracle sample alone misses."""
+    h = run.harness
+    rng = np.random.default_rng(h.seed + 32 + p.point.index)
+    signs = [rng.choice([-1.0, 1.0], size=np.shape(a)) for a in p.x]
+    for sign in (1.0, -1.0):
+        xs = [a * (1.0 + sign * PERTURB * EPS32 * sg) for a, sg in zip(p.x, signs)]
+        for kind in ("jvp", "vjp"):
+            ref = p.ref[kind]
+            ads = [nm for nm in ref.agreed if h.roles.get(nm) == "ad" and nm in h.oracles]
+            if not ref.ok or not ads:
+                continue
+            w = p.w[kind]
+            w = [t.astype(np.float64) for t in w] if kind == "jvp" else w.astype(np.float64)
+            ans, _, fault = run.ask(h.oracles[ads[0]], kind, xs, w, p.out.shape)
+            if fault is None:
+                worst[kind] = max(worst[kind], _gap(flat(kind, ans[1]), ref.flat()))
+        try:
+            moved = np.asarray(run.f(np_xp, *xs), np.float64).ravel()
+            worst["value"] = max(worst["value"], _gap(moved, p.out.ravel()))
+        except Exception:  # noqa: BLE001 -- only a sample
+            pass
 
 
 def _gap(a, b) -> float:
