@@ -17,6 +17,7 @@ import pytest
 _KEY = pytest.StashKey()
 _RECORDS = "ad_records"
 _DEFAULT_TIMEOUT = 60.0
+_SHRINK_CALLS = 100    # oracles.reproduce.SHRINK_CALLS, for --help (the plugin loads light)
 
 
 def pytest_addoption(parser):
@@ -48,6 +49,10 @@ def pytest_addoption(parser):
     g.addoption("--ad-timeout", metavar="SECONDS", type=float, default=_DEFAULT_TIMEOUT,
                 help="time limit of one call of the subject; past it the call is a "
                      "subject defect and the run goes on; 0 for none (default: %(default)s)")
+    g.addoption("--ad-shrink", metavar="N", type=int, default=None,
+                help="checks Hypothesis may spend shrinking the input of each failing "
+                     "JVP, VJP or value record of the subject to the simplest that still "
+                     "fails; 0 turns shrinking off (default: %d)" % _SHRINK_CALLS)
     g.addoption("--ad-strict", action="store_true", default=False,
                 help="fail the gate on any check the subject leaves unsupported "
                      "(default: off)")
@@ -55,7 +60,8 @@ def pytest_addoption(parser):
 
 def _explicit(config) -> bool:
     opts = ("ad_subject", "ad_oracles", "ad_formulas", "ad_report_dir", "ad_baseline",
-            "ad_baseline_json", "ad_seed", "ad_examples", "ad_profile", "ad_strict")
+            "ad_baseline_json", "ad_seed", "ad_examples", "ad_profile", "ad_strict",
+            "ad_shrink")
     defaults = {"ad_subject": "ourad", "ad_formulas": [], "ad_seed": 0, "ad_strict": False}
     return any(config.getoption(o) != defaults.get(o) for o in opts) or \
         config.getoption("ad_timeout") != _DEFAULT_TIMEOUT or \
@@ -63,18 +69,22 @@ def _explicit(config) -> bool:
 
 
 def _make_session(config):
-    from .reproduce import RunOptions
-    from .session import AdSession
+    from .reproduce import SHRINK_CALLS, RunOptions
+    from .session import AdSession, UsageError
     profile = config.getoption("ad_profile") or os.environ.get("HYPOTHESIS_PROFILE", "ci")
     if profile not in ("ci", "thorough"):
         profile = "ci"
     oracles = config.getoption("ad_oracles")
+    shrink = config.getoption("ad_shrink")
+    if shrink is not None and shrink < 0:
+        raise UsageError(f"--ad-shrink {shrink}: expected a number of checks, 0 or more")
     opts = RunOptions(
         subject=config.getoption("ad_subject"),
         oracles=tuple(s.strip() for s in oracles.split(",") if s.strip()) if oracles else (),
         formulas=tuple(config.getoption("ad_formulas")), seed=config.getoption("ad_seed"),
         examples=config.getoption("ad_examples"), profile=profile,
-        timeout=config.getoption("ad_timeout") or None, strict=config.getoption("ad_strict"))
+        timeout=config.getoption("ad_timeout") or None, strict=config.getoption("ad_strict"),
+        shrink=SHRINK_CALLS if shrink is None else shrink)
     return AdSession(opts, report_dir=config.getoption("ad_report_dir"),
                      baseline=config.getoption("ad_baseline"),
                      previous_json=config.getoption("ad_baseline_json"))
