@@ -6,7 +6,17 @@ from __future__ import annotations
 from .calls import fmt
 from .verdict import blame_line, check_label
 
-__all__ = ["explain", "blame_line"]
+__all__ = ["explain", "blame_line", "shrunk_line"]
+
+
+def shrunk_line(s: dict) -> str:
+    """"shrunk to [2.0]: got ..., want ... (4 checks)": the simplest input that still fails."""
+    v = s.get("values") or {}
+    stop = "" if s.get("complete", True) else f"; stopped: {s.get('stopped')}"
+    n = s.get("checks")
+    same = ", no simpler input fails" if s.get("is_drawn") else ""
+    return (f"shrunk to {s.get('inputs')}{same}: got {v.get('got')}, want "
+            f"{v.get('reference')} ({n} check{'' if n == 1 else 's'}{stop})")
 
 
 def explain(rec: dict) -> str:
@@ -17,6 +27,8 @@ def explain(rec: dict) -> str:
                  f"{rec['engine']}, check {check_label(rec)}")
     if rec.get("inputs") is not None:
         lines.append(f"  inputs: {rec['inputs']}")
+    if rec.get("shrunk"):
+        lines.append(f"  {shrunk_line(rec['shrunk'])}")
     if rec.get("values"):
         lines.append(f"  values: {rec['values']}")
     if rec.get("max_abs_error") is not None:

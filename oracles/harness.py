@@ -43,10 +43,13 @@ class Aggregate:
     def __init__(self):
         self.worst: dict[tuple, Record] = {}
         self.count: dict[tuple, int] = {}
+        self.failing: dict[tuple, list] = {}    # the points where it was a subject defect
 
     def add(self, rec: Record):
         key = (rec.engine, rec.check, rec.dtype)
         self.count[key] = self.count.get(key, 0) + 1
+        if rec.category == "subject-defect" and hasattr(rec, "_at"):
+            self.failing.setdefault(key, []).append(rec._at.index)
         old = self.worst.get(key)
         if old is None or (SEVERITY[rec.category], _num(rec.max_rel_error)) > (
                 SEVERITY[old.category], _num(old.max_rel_error)):
@@ -55,6 +58,7 @@ class Aggregate:
     def records(self) -> list[Record]:
         for key, rec in self.worst.items():
             rec.n_points = self.count[key]
+            rec._failing = self.failing.get(key, [])
         return list(self.worst.values())
 
 
@@ -108,8 +112,8 @@ class ClaimRun:
         ans, fault = answer(eng, kind, self.f, x, w, out_shape, self.harness.timeout, seen)
         return ans, sorted(used()), fault
 
-    def snippet(self, engine, point, kind) -> str:
-        return snippet(self.claim, engine, self.harness.options, point, kind)
+    def snippet(self, engine, point, kind, note: str = "") -> str:
+        return snippet(self.claim, engine, self.harness.options, point, kind, note)
 
 
 class Harness:
@@ -123,7 +127,8 @@ class Harness:
         self.oracles = dict(oracles)
         self.roles = {name: role_of(name) for name in self.oracles}
         self.seed, self.timeout = seed, timeout
-        self.options = options or RunOptions(seed=seed)
+        # built without options (the library's own use), a harness does not shrink
+        self.options = options or RunOptions(seed=seed, shrink=0)
         pref = sorted(self.oracles, key=lambda nm: ("referee", "ad", "numeric").index(
             self.roles[nm]) if self.roles[nm] in ("referee", "ad", "numeric") else 9)
         ref = self.oracles[pref[0]] if pref else None
@@ -160,10 +165,13 @@ class Harness:
                                detail=f"{type(exc).__name__}: {exc}\n"
                                       + "".join(traceback.format_exc(limit=-8))))
         records = agg.records()
+        _shrink(run, records, points)
         _localise(run, records)
         return records
 
-    def point(self, run: ClaimRun, x, rng, first) -> Point:
+    def point(self, run: ClaimRun, x, rng, first, kinds=("jvp", "vjp")) -> Point:
+        """The point at `x`: its kinks, f there, the random tangents and cotangent, and the
+        reference of each of `kinds` (none where a kink holds)."""
         claim = run.claim
         kinks = []
         for kink in claim.kinks:
@@ -184,10 +192,25 @@ class Harness:
         p = Point(x, int(sum(np.size(a) for a in x)), out, v, u,
                   [summarize(a) for a in x], first, kinks)
         if not kinks:
-            for kind, w in (("jvp", v), ("vjp", u)):
+            for kind in kinds:
+                w = v if kind == "jvp" else u
                 p.ref[kind] = establish(kind, run.f, x, w, out.shape, self.oracles,
                                         self.roles, self.seed, self.timeout)
         return p
+
+
+def _shrink(run: ClaimRun, records, points) -> None:
+    """The simplest failing input of each subject's failing derivative or value check
+    (`oracles.shrink`); a failure of the shrinking is said in the record, never raised."""
+    from .shrink import shrink_records, wanted
+    try:
+        shrink_records(run, records, points)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 -- the record stands without its shrunk input
+        for rec in records:
+            if wanted(rec) and rec.shrunk is None and "not shrunk:" not in rec.detail:
+                rec.detail += f"\nnot shrunk: {type(exc).__name__}: {exc}"
 
 
 def _localise(run: ClaimRun, records) -> None:
@@ -235,32 +258,72 @@ def _nonfinite(got, want) -> str:
     return nonfinite_where_finite(got, want)
 
 
+# The seed of every draw under the `ci` profile. Hypothesis's derandomized mode derived it from
+# the text of draw_inputs' test function; it is written out so that the drawing can be run
+# again to shrink a failure (oracles.shrink) and so that editing that function's text no
+# longer moves every claim's inputs. A commit draws what the commits before it drew.
+CI_SEED = int("579dee662530acd3abe762d1d47f89c8691e8c8102ba8784"
+              "b9f5e253cf0e5f27c8bc2b6450c2f3a6ef49a9977947a7ce", 16)
+
+
+class Drawn(list):
+    """The inputs `draw_inputs` drew, with what draws them again: the number of examples
+    asked for and the seed."""
+
+    def __init__(self, inputs, n: int, seed: int):
+        super().__init__(inputs)
+        self.n, self.seed = n, seed
+
+
+def examples_of(claim: Claim, max_examples: int | None, profile: str) -> int:
+    """How many inputs a claim draws: the option, else the profile's, capped by the claim."""
+    n = max_examples or (8 if profile == "ci" else 500)
+    return min(n, claim.examples) if claim.examples is not None else n
+
+
+def seed_of(profile: str) -> int:
+    """CI_SEED under `ci` (the same commit draws the same inputs), else a fresh one."""
+    import random
+    return CI_SEED if profile == "ci" else random.getrandbits(64)
+
+
+def given_domain(claim: Claim, n: int, seed: int, phases, body) -> None:
+    """`body(x)` on inputs Hypothesis draws from the claim's domain with `seed`. Drawing and
+    shrinking (`oracles.shrink`) both come through here: with one seed, both meet the same
+    inputs in the same order until the body first fails."""
+    from hypothesis import HealthCheck, Verbosity, given, settings
+    from hypothesis import seed as seeded
+
+    @seeded(seed)
+    @settings(max_examples=n, database=None, deadline=None, phases=phases,
+              suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+              verbosity=Verbosity.quiet)
+    @given(claim.domain)
+    def drawn(x):
+        body(x)
+
+    drawn()
+
+
 def draw_inputs(claim: Claim, max_examples: int | None = None, profile: str = "ci") -> list:
     """Inputs drawn from the claim's domain by Hypothesis, at most `claim.examples`. Under
-    the `ci` profile the draw is derandomized, so the same commit draws the same inputs.
+    the `ci` profile the seed is CI_SEED, so the same commit draws the same inputs; under
+    another it is drawn here, and kept (`Drawn.seed`) for shrinking to draw them again.
     Explicit points of the domain (`include=`) come first."""
-    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import Phase
     if claim.domain is None:
         return []
-    n = max_examples or (8 if profile == "ci" else 500)
-    if claim.examples is not None:
-        n = min(n, claim.examples)
-    out = []
-
-    @settings(max_examples=n, database=None, deadline=None, phases=[Phase.generate],
-              derandomize=(profile == "ci"), suppress_health_check=list(HealthCheck))
-    @given(claim.domain)
-    def collect(x):
-        out.append(tuple(x))
-
+    n = examples_of(claim, max_examples, profile)
+    seed = seed_of(profile)
+    out: list = []
     try:
-        collect()
+        given_domain(claim, n, seed, [Phase.generate], lambda x: out.append(tuple(x)))
     except Exception as exc:  # noqa: BLE001 -- Unsatisfiable, a broken strategy, ...
         raise ClaimError(f"{claim.source}: claim {claim.id!r}: its domain drew no input "
                          f"({type(exc).__name__}: {exc})") from exc
     if not out:
         raise ClaimError(f"{claim.source}: claim {claim.id!r}: its domain drew no input")
-    return out[:n]
+    return Drawn(out[:n], n, seed)
 
 
 def quick_check(engine, f, primals, seed: int = 0, fd=None) -> Record:

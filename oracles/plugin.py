@@ -17,6 +17,7 @@ import pytest
 _KEY = pytest.StashKey()
 _RECORDS = "ad_records"
 _DEFAULT_TIMEOUT = 60.0
+_SHRINK_CALLS = 100    # oracles.reproduce.SHRINK_CALLS, for --help (the plugin loads light)
 
 
 def pytest_addoption(parser):
@@ -48,6 +49,10 @@ def pytest_addoption(parser):
     g.addoption("--ad-timeout", metavar="SECONDS", type=float, default=_DEFAULT_TIMEOUT,
                 help="time limit of one call of the subject; past it the call is a "
                      "subject defect and the run goes on; 0 for none (default: %(default)s)")
+    g.addoption("--ad-shrink", metavar="N", type=int, default=None,
+                help="checks Hypothesis may spend shrinking the input of each failing "
+                     "JVP, VJP or value record of the subject to the simplest that still "
+                     "fails; 0 turns shrinking off (default: %d)" % _SHRINK_CALLS)
     g.addoption("--ad-strict", action="store_true", default=False,
                 help="fail the gate on any check the subject leaves unsupported "
                      "(default: off)")
@@ -58,7 +63,8 @@ def pytest_addoption(parser):
 
 def _explicit(config) -> bool:
     opts = ("ad_subject", "ad_oracles", "ad_formulas", "ad_report_dir", "ad_baseline",
-            "ad_baseline_json", "ad_seed", "ad_examples", "ad_profile", "ad_strict", "ad_dtypes")
+            "ad_baseline_json", "ad_seed", "ad_examples", "ad_profile", "ad_strict",
+            "ad_shrink", "ad_dtypes")
     defaults = {"ad_subject": "ourad", "ad_formulas": [], "ad_seed": 0, "ad_strict": False,
                 "ad_dtypes": "float64,float32"}
     return any(config.getoption(o) != defaults.get(o) for o in opts) or \
@@ -67,19 +73,23 @@ def _explicit(config) -> bool:
 
 
 def _make_session(config):
-    from .reproduce import RunOptions
-    from .session import AdSession
+    from .reproduce import SHRINK_CALLS, RunOptions
+    from .session import AdSession, UsageError
     profile = config.getoption("ad_profile") or os.environ.get("HYPOTHESIS_PROFILE", "ci")
     if profile not in ("ci", "thorough"):
         profile = "ci"
     oracles = config.getoption("ad_oracles")
+    shrink = config.getoption("ad_shrink")
+    if shrink is not None and shrink < 0:
+        raise UsageError(f"--ad-shrink {shrink}: expected a number of checks, 0 or more")
     opts = RunOptions(
         subject=config.getoption("ad_subject"),
         oracles=tuple(s.strip() for s in oracles.split(",") if s.strip()) if oracles else (),
         formulas=tuple(config.getoption("ad_formulas")), seed=config.getoption("ad_seed"),
         examples=config.getoption("ad_examples"), profile=profile,
         timeout=config.getoption("ad_timeout") or None, strict=config.getoption("ad_strict"),
-        dtypes=tuple(s.strip() for s in config.getoption("ad_dtypes").split(",") if s.strip()))
+        dtypes=tuple(s.strip() for s in config.getoption("ad_dtypes").split(",") if s.strip()),
+        shrink=SHRINK_CALLS if shrink is None else shrink)
     return AdSession(opts, report_dir=config.getoption("ad_report_dir"),
                      baseline=config.getoption("ad_baseline"),
                      previous_json=config.getoption("ad_baseline_json"))

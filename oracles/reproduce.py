@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+SHRINK_CALLS = 100     # re-checks per failing record that shrinking may spend (--ad-shrink)
+
 
 @dataclass
 class RunOptions:
@@ -20,6 +22,7 @@ class RunOptions:
     timeout: float | None = 60.0
     strict: bool = False
     dtypes: tuple = ("float64", "float32")
+    shrink: int = SHRINK_CALLS     # 0: no shrinking
     extra: dict = field(default_factory=dict)
 
     def args(self) -> list[str]:
@@ -40,6 +43,8 @@ class RunOptions:
             out.append("--ad-strict")
         if tuple(self.dtypes) != ("float64", "float32"):
             out += ["--ad-dtypes", ",".join(self.dtypes)]
+        if self.shrink != SHRINK_CALLS:
+            out += ["--ad-shrink", str(self.shrink)]
         return out
 
 
@@ -53,11 +58,13 @@ def _literal(a) -> str:
     return f"np.array({np.asarray(a).tolist()!r})"
 
 
-def snippet(claim, engine: str, options: RunOptions, point, kind: str) -> str:
+def snippet(claim, engine: str, options: RunOptions, point, kind: str, note: str = "") -> str:
     """Copy-pasteable Python that rebuilds the subject from its spec and recomputes one
-    result at the point's input, tangents and cotangent, with a reference beside it."""
+    result at the point's input, tangents and cotangent, with a reference beside it; `note`
+    is a comment line at the top (which input this is)."""
     extra = f", extra={list(map(str, options.formulas))!r}" if options.formulas else ""
-    lines = ["import numpy as np", "import oracles",
+    lines = [f"# {note}"] if note else []
+    lines += ["import numpy as np", "import oracles",
              "from oracles.claims import find_claim",
              "from oracles.namespace import std",
              "from oracles.session import load_subject",

@@ -76,6 +76,7 @@ class Record:
     baselined: bool = False
     explanation: str = ""
     blame: dict | None = None
+    shrunk: dict | None = None     # the simplest input where the check still fails (shrink)
     namespace: list = field(default_factory=list)   # harness-defined names the engine used
 
     def __post_init__(self):

@@ -199,17 +199,20 @@ def test_the_reproduce_line_and_snippet_of_a_plugged_in_failure_give_the_same_nu
     assert len(same) == 1 and same[0]["category"] == "subject-defect"
     assert same[0]["max_abs_error"] == rec["max_abs_error"]
     assert same[0]["values"] == rec["values"]
-    # the snippet: the subject rebuilt from its MODULE:ATTR recomputes the failing number
+    assert rec["shrunk"] and same[0]["shrunk"] == rec["shrunk"]    # and shrinks alike
+    # the snippet: the subject rebuilt from its MODULE:ATTR recomputes the failing number,
+    # at the shrunk input
     snippet = rec["detail"][rec["detail"].index("import numpy as np"):]
+    shrunk = rec["shrunk"]
     (again / "snippet.py").write_text(snippet)
     p = subprocess.run([sys.executable, "snippet.py"], cwd=again, capture_output=True,
                        text=True, timeout=300, env=env)
     assert p.returncode == 0, p.stdout + p.stderr
     got_line, ref_line = p.stdout.strip().splitlines()[-2:]
     got, want = _numbers(got_line)[-1], _numbers(ref_line)[-1]
-    assert got == pytest.approx(rec["values"]["got"][-1], rel=1e-12, abs=1e-300)
-    assert want == pytest.approx(rec["values"]["reference"][-1], rel=1e-9)
-    assert abs(got - want) == pytest.approx(rec["max_abs_error"], rel=1e-6)
+    assert got == pytest.approx(shrunk["values"]["got"][-1], rel=1e-12, abs=1e-300)
+    assert want == pytest.approx(shrunk["values"]["reference"][-1], rel=1e-9)
+    assert abs(got - want) == pytest.approx(shrunk["max_abs_error"], rel=1e-6)
 
 
 def test_the_adapters_planted_bug_is_blamed_on_maximum(tmp_path):

@@ -41,40 +41,47 @@ def run(run, point):
 
 
 def _subject(run, eng, point):
-    from ..harness import compare
     values = []
-    for kind, w in (("jvp", point.v), ("vjp", point.u)):
-        ref = point.ref[kind]
-        if not has_mode(eng, kind):
-            yield run.record(eng.name, kind, "unsupported", inputs=point.inputs,
-                             detail=f"the engine has no {kind}")
-            continue
-        ans, names, fault = run.ask(eng, kind, point.x, w, point.out.shape)
-        if fault is not None:
-            yield at_point(run.record(eng.name, kind, fault.category, inputs=point.inputs,
-                                 detail=fault.message, namespace=names), point)
-            continue
-        point.answers[(eng.name, kind)] = ans
-        values.append((kind, ans[0], names))
-        if not ref.ok:
-            yield run.record(eng.name, kind, "inconclusive", inputs=point.inputs,
-                             detail=ref.why, namespace=names)
-            continue
-        rec = compare(run, eng.name, kind, flat(kind, ans[1]), ref, point, "subject-defect",
-                      namespace=names)
-        if rec.category != "agree":
-            rec.detail = (rec.detail + "\n" if rec.detail else "") + run.snippet(
-                eng.name, point, kind)
-        yield at_point(rec, point)
+    for kind in ("jvp", "vjp"):
+        rec, answered = derivative(run, eng, point, kind)
+        yield rec
+        if answered is not None:
+            values.append((kind, *answered))
     for kind, out, names in values:
-        yield _value(run, eng.name, kind, out, point, names)
+        yield at_point(value(run, eng.name, kind, out, point, names), point, kind)
     if (eng.name, "jvp") in point.answers and (eng.name, "vjp") in point.answers:
         yield transpose(run, eng.name, "transpose", point.answers[(eng.name, "jvp")],
                         point.answers[(eng.name, "vjp")], point,
                         "the engine's own JVP against its own VJP, no reference involved")
 
 
-def _value(run, engine, kind, out, point, names):
+def derivative(run, eng, point, kind):
+    """One subject's JVP (along the point's tangents) or VJP (along its cotangent) against
+    the reference: (record, (primal output, names of ours it used) or None when the engine
+    gave no answer). Shrinking (`oracles.shrink`) re-runs exactly this at other inputs."""
+    from ..harness import compare
+    w = point.v if kind == "jvp" else point.u
+    ref = point.ref[kind]
+    if not has_mode(eng, kind):
+        return run.record(eng.name, kind, "unsupported", inputs=point.inputs,
+                          detail=f"the engine has no {kind}"), None
+    ans, names, fault = run.ask(eng, kind, point.x, w, point.out.shape)
+    if fault is not None:
+        return at_point(run.record(eng.name, kind, fault.category, inputs=point.inputs,
+                                   detail=fault.message, namespace=names), point), None
+    point.answers[(eng.name, kind)] = ans
+    if not ref.ok:
+        return run.record(eng.name, kind, "inconclusive", inputs=point.inputs,
+                          detail=ref.why, namespace=names), (ans[0], names)
+    rec = compare(run, eng.name, kind, flat(kind, ans[1]), ref, point, "subject-defect",
+                  namespace=names)
+    if rec.category != "agree":
+        rec.detail = (rec.detail + "\n" if rec.detail else "") + run.snippet(
+            eng.name, point, kind)
+    return at_point(rec, point), (ans[0], names)
+
+
+def value(run, engine, kind, out, point, names):
     """The primal value the engine returned with its derivative, against the reference's."""
     from ..calls import nonfinite_where_finite
     ref = point.ref[kind]
@@ -110,9 +117,11 @@ def transpose(run, engine, check, jvp_ans, vjp_ans, point, detail) -> Record:
                           values={"<u, J v>": lhs, "<J^T u, v>": rhs}, detail=detail), point)
 
 
-def at_point(rec: Record, point) -> Record:
-    """The point a record was made at, kept (outside its JSON form) for localising it."""
+def at_point(rec: Record, point, kind: str | None = None) -> Record:
+    """The point a record was made at, kept (outside its JSON form) for localising and
+    shrinking it; `kind`, for a value record, is the mode whose primal output it judged."""
     rec._at = point
+    rec._kind = kind or rec.check
     return rec
 
 

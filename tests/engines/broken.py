@@ -162,3 +162,35 @@ class LacksSin(Base):
 
     def jvp(self, f, primals, tangents):
         return ourad.jvp(lambda *a: f(self.xp, *a), primals, tangents)
+
+
+class WrongAboveOne(Base):
+    """Right wherever every input lies in [-1, 1]; beyond, both modes double the derivative:
+    a defect that only some inputs show, for shrinking to find the simplest of."""
+    name = "wrong-above-one"
+
+    def jvp(self, f, primals, tangents):
+        out, t = _right.jvp(f, primals, tangents)
+        return out, t * 2.0 if _beyond(primals) else t
+
+    def vjp(self, f, primals, cotangent):
+        out, bars = _right.vjp(f, primals, cotangent)
+        return out, tuple(b * 2.0 if _beyond(primals) else b for b in bars)
+
+
+def _beyond(primals) -> bool:
+    return any(np.any(np.abs(np.asarray(p, float)) > 1.0) for p in primals)
+
+
+class WrongOnce(Base):
+    """Wrong at its first JVP only, right ever after: a failure that does not recur when
+    checked again, which shrinking must not report as shrunk."""
+    name = "wrong-once"
+
+    def __init__(self):
+        self.calls = 0
+
+    def jvp(self, f, primals, tangents):
+        self.calls += 1
+        out, t = _right.jvp(f, primals, tangents)
+        return out, t * 2.0 if self.calls == 1 else t
