@@ -36,7 +36,7 @@ from ..reference import Reference, ask, establish, flat
 
 EPS32 = float(np.finfo(np.float32).eps)
 ULPS32 = 16            # as float64's AD_ULPS, in float32's ulps
-SAMPLE_FACTOR = 8      # the subject may round this many times worse than the sampled oracles
+SAMPLE_FACTOR = 32     # the subject may round this many times worse than the sampled oracles
 PERTURB = 2           # float32 roundings by which the conditioning term moves each input
 NEIGHBOURS_MAX = 4096  # input entries up to which the neighbours are sampled too
 CI_POINTS = 2          # under the ci profile, the first drawn points of each claim; all under
