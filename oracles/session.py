@@ -123,13 +123,14 @@ class AdSession:
 
     def check(self, claim: Claim) -> list[dict]:
         """The records of one claim; never raises (a failure becomes a record)."""
+        harness = self.harness   # loaded before the first draw: see Harness.__init__
         try:
             inputs = draw_inputs(claim, self.options.examples, self.options.profile) \
                 if claim.f is not None else []
         except Exception as exc:  # noqa: BLE001 -- a ClaimError names file and claim
             return [Record(claim.id, claim.section, HARNESS, "claim", "claim-error",
                            detail=str(exc), probe=claim.probe).to_dict()]
-        return [r.to_dict() for r in self.harness.run_claim(claim, inputs)]
+        return [r.to_dict() for r in harness.run_claim(claim, inputs)]
 
     def add(self, claim_id: str, records: list[dict]):
         self.records.extend(records)
