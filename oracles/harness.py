@@ -10,6 +10,7 @@ claim (`harness-error`), so no claim's records are ever lost.
 """
 from __future__ import annotations
 
+import importlib
 import traceback
 from dataclasses import dataclass, field
 
@@ -122,6 +123,12 @@ class Harness:
 
     def __init__(self, subjects, oracles: dict, seed: int = 0, timeout: float | None = 60.0,
                  options: RunOptions | None = None):
+        # Every module a claim's run imports is imported here, before any claim draws its
+        # inputs: Hypothesis mixes the constants of the project's imported modules into its
+        # draws, so a claim draws the same inputs whether it is the first of its process (a
+        # pytest-xdist worker's, a `-k` run's) or not.
+        for module in ("blame", "checks"):
+            importlib.import_module(f"{__package__}.{module}")
         self.subjects = list(subjects)
         self.subject_names = {e.name for e in self.subjects}
         self.oracles = dict(oracles)

@@ -8,14 +8,34 @@ import numpy as np
 import jax
 
 jax.config.update("jax_enable_x64", True)
-# Compiled jvp/vjp functions persist on disk, so the many short runs of a test suite (and a
-# developer's next run) do not compile the same formula at the same shapes again.
-_CACHE_DIR = os.environ.get("AD_JAX_CACHE", os.path.join(
-    os.path.expanduser("~"), ".cache", "ourad-harness", "jax"))
-if _CACHE_DIR and not jax.config.jax_compilation_cache_dir:
-    jax.config.update("jax_compilation_cache_dir", _CACHE_DIR)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def _persistent_cache():
+    """Compiled jvp/vjp functions persist on disk (JAX's persistent compilation cache, every
+    program however small or quick to compile), so pytest-xdist's workers, the many short
+    runs of a test suite and a developer's next run load them instead of compiling the same
+    formula at the same shapes again. The directory is `$AD_JAX_CACHE`, else
+    `$XDG_CACHE_HOME/ourad-harness/jax` (`~/.cache/...`); `AD_JAX_CACHE=` (empty) turns it
+    off, and so does a directory that cannot be created or written (a read-only home): the
+    run then compiles as without it. A cache set by the user's own JAX configuration is
+    left as it is. An entry is XLA's executable for the same program, so results never
+    depend on it."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                            ".cache")
+    path = os.environ.get("AD_JAX_CACHE", os.path.join(base, "ourad-harness", "jax"))
+    if not path or jax.config.jax_compilation_cache_dir:
+        return
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return
+    if os.access(path, os.W_OK | os.X_OK):
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+_persistent_cache()
 
 import jax.numpy as jnp  # noqa: E402
 

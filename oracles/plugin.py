@@ -16,6 +16,7 @@ import pytest
 
 _KEY = pytest.StashKey()
 _RECORDS = "ad_records"
+_FACTS = "ad_facts"
 _DEFAULT_TIMEOUT = 60.0
 _SHRINK_CALLS = 100    # oracles.reproduce.SHRINK_CALLS, for --help (the plugin loads light)
 
@@ -183,7 +184,10 @@ def pytest_sessionstart(session):
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
     st = config.stash.get(_KEY, None)
-    if not _is_controller(config) or st is None or not (st["ran"] or st["failed"]):
+    if not _is_controller(config):
+        _hand_in_facts(config, st)
+        return
+    if st is None or not (st["ran"] or st["failed"]):
         return
     ad = session_of(config)
     from .verdict import HARNESS, Record
@@ -206,6 +210,44 @@ def pytest_sessionfinish(session, exitstatus):
     failed = ad.gate.verdict == "fail" or "write_error" in st
     if failed and session.exitstatus == 0:
         session.exitstatus = 1
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_unconfigure(config):
+    """A process that ran claims holds JAX's, PyTorch's and Hypothesis's objects (about half
+    a million); pytest collects garbage five times at exit and the interpreter once more,
+    about 2 s here. Nothing is left to collect that matters once the report is written, so
+    the objects are frozen (`gc.freeze`), out of those collections' reach."""
+    st = config.stash.get(_KEY, None)
+    if st is not None and st["session"] is not None:
+        import gc
+        gc.freeze()
+
+
+def _hand_in_facts(config, st):
+    """Under pytest-xdist the first worker, once its claims are done, computes the run's facts
+    (`AdSession.facts`: engine versions, the report's extras) and hands them to the
+    controller with its `workeroutput`, so that the controller, which runs no claim, imports
+    no engine. Computed after the worker's last claim, so its imports cannot touch a draw.
+    Where they do not come (that worker ran no claim, or failed), the controller computes
+    them itself."""
+    if st is None or st["session"] is None or \
+            config.workerinput.get("workerid") != "gw0":
+        return
+    try:
+        facts = json.dumps(st["session"].facts(), default=str)
+    except Exception:  # noqa: BLE001 -- the controller then computes them
+        return
+    config.workeroutput[_FACTS] = facts
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist: a worker is done; take the facts it handed in, if any."""
+    facts = getattr(node, "workeroutput", {}).get(_FACTS)
+    config = _CONFIG.get("config")
+    if facts and config is not None and _is_controller(config):
+        session_of(config).received_facts = json.loads(facts)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -92,6 +92,7 @@ class AdSession:
         self._subjects = subjects
         self._harness = None
         self.skipped_oracles: dict[str, str] = {}
+        self.received_facts: dict | None = None
         self.result = self.gate = None
 
     def validate(self, claim_ids=None):
@@ -127,13 +128,14 @@ class AdSession:
 
     def check(self, claim: Claim) -> list[dict]:
         """The records of one claim; never raises (a failure becomes a record)."""
+        harness = self.harness   # loaded before the first draw: see Harness.__init__
         try:
             inputs = draw_inputs(claim, self.options.examples, self.options.profile) \
                 if claim.f is not None else []
         except Exception as exc:  # noqa: BLE001 -- a ClaimError names file and claim
             return [Record(claim.id, claim.section, HARNESS, "claim", "claim-error",
                            detail=str(exc), probe=claim.probe).to_dict()]
-        return [r.to_dict() for r in self.harness.run_claim(claim, inputs)]
+        return [r.to_dict() for r in harness.run_claim(claim, inputs)]
 
     def add(self, claim_id: str, records: list[dict]):
         self.records.extend(records)
@@ -148,7 +150,7 @@ class AdSession:
             baseline = load_baseline(self.baseline_path)
         gate = apply_gate(self.records, baseline, self.ran, self.options.strict)
         counts = Counter(r["category"] for r in self.records)
-        h = self.harness
+        facts = self.received_facts or self.facts()
         summary = {
             "gate": gate.verdict,
             "gate_reasons": gate.reasons,
@@ -158,14 +160,12 @@ class AdSession:
             "stale_baseline": [{"claim": b.claim, "check": b.check,
                                 "explanation": b.explanation} for b in gate.stale],
             "subject": self.options.subject,
-            "subjects": [{"name": e.name, "version": str(getattr(e, "version", "") or "")}
-                         for e in h.subjects],
-            "oracles": {name: str(getattr(e, "version", "")) for name, e in
-                        h.oracles.items()},
-            "roles": dict(h.roles),
-            "oracles_skipped": self.skipped_oracles,
+            "subjects": facts["subjects"],
+            "oracles": facts["oracles"],
+            "roles": facts["roles"],
+            "oracles_skipped": facts["oracles_skipped"],
             "options": self.options.args(),
-            "versions": _versions(),
+            "versions": facts["versions"],
             "seed": self.options.seed,
             "hypothesis_profile": self.options.profile,
             "examples": self.options.examples,
@@ -179,11 +179,25 @@ class AdSession:
             self.records, key=lambda r: (r["section"], r["claim"], r["engine"], r["check"],
                                          r.get("dtype", "float64"))),
             "claims": {cid: _claim_info(c) for cid, c in self.claims.items() if c is not None},
-            "extras": _extras(h)}
+            "extras": facts["extras"]}
         self.result, self.gate = result, gate
         if write:
             self.write(result)
         return result
+
+    def facts(self) -> dict:
+        """What the summary and the report's pictures say about the engines that ran the
+        claims: their names, versions and roles, the oracles skipped, the packages' versions,
+        and the extras (trace tables, fd curves, kinks, costs). Computed where the engines
+        are loaded: under pytest-xdist one worker computes them beside a claim and hands them
+        to the controller (`received_facts`), which then never imports JAX or PyTorch."""
+        h = self.harness
+        return {"subjects": [{"name": e.name, "version": str(getattr(e, "version", "") or "")}
+                             for e in h.subjects],
+                "oracles": {name: str(getattr(e, "version", "")) for name, e in
+                            h.oracles.items()},
+                "roles": dict(h.roles), "oracles_skipped": dict(self.skipped_oracles),
+                "versions": _versions(), "extras": _extras(h)}
 
     def write(self, result):
         """results.json and index.html, moved into place together; raises ReportWriteError
