@@ -90,7 +90,7 @@ def run(run, point):
             continue
         ref = ref or reference(run, point, point.v)
         yield _compare(run, eng.name, _flat(ans[1]), ref, point)
-        yield _symmetry(run, eng, ans[1], t2, point)
+        yield _symmetry(run, eng, ans[1], t2, point, ref[1])
 
 
 def _compare(run, engine, got, ref, point):
@@ -109,7 +109,7 @@ def _compare(run, engine, got, ref, point):
                       detail="the derivative of the VJP along the point's tangents")
 
 
-def _symmetry(run, eng, hv1, t2, point):
+def _symmetry(run, eng, hv1, t2, point, floor=0.0):
     ans, fault = ask(eng, run.f, point.x, point.u, t2, point.out.shape, run.harness.timeout)
     if fault is not None:
         return run.record(eng.name, "hvp-symmetry", fault.category, inputs=point.inputs,
@@ -119,7 +119,10 @@ def _symmetry(run, eng, hv1, t2, point):
     # the sums cancel: measure the tolerance against their terms, not their values
     mag = float(sum(np.sum(np.abs(a * b)) for a, b in zip(t2, hv1))
                 + sum(np.sum(np.abs(a * b)) for a, b in zip(point.v, ans[1])))
-    tol = 4 * ad_tolerance(mag, mag, point.n)
+    # and where computing H itself cancels (log sigmoid(x^3): two terms of 1.66 leave -0.0069),
+    # by as much as float64 AD misses the reference's H t1 here (`floor`), along either side
+    tol = 4 * ad_tolerance(mag, mag, point.n) + 4 * floor * float(
+        sum(np.sum(np.abs(a)) for a in t2) + sum(np.sum(np.abs(a)) for a in point.v))
     return run.record(eng.name, "hvp-symmetry", "agree" if abs(lhs - rhs) <= tol
                       else "subject-defect", inputs=point.inputs,
                       max_abs_error=abs(lhs - rhs), tolerance=tol,
