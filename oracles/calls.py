@@ -201,7 +201,10 @@ __all__ = ["call", "Fault", "Malformed", "TimedOut", "MissingOp", "check_jvp", "
 def dtype_name(x) -> str:
     """The floating-point type an engine answered in ("float32", "float64", ...), read
     before the answer is converted to float64; Python floats are "float64"."""
-    dt = getattr(x, "dtype", None)
+    try:
+        dt = getattr(x, "dtype", None)
+    except Exception:  # noqa: BLE001 -- an engine's object; the answer's check says more
+        return None
     if dt is None:
         return "float64" if isinstance(x, float) else type(x).__name__
     return str(dt).rsplit(".", 1)[-1]          # torch.float32 -> float32

@@ -102,7 +102,7 @@ def jvp_by_rows(out, pull, tangents):
     if out.size > MAX_SWEEPS:
         raise Unsupported(f"a JVP by reverse mode needs one VJP per output entry: {out.size} > "
                           f"{MAX_SWEEPS}")
-    t_out = np.zeros(out.size, out.dtype)
+    t_out = np.zeros(out.size, np.result_type(out, *[as_float(t) for t in tangents]))
     for k, e in enumerate(basis(out.shape)):
         bars = pull(e.astype(out.dtype))
         t_out[k] = sum(np.sum(as_float(b) * as_float(t)) for b, t in zip(bars, tangents))

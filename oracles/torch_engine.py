@@ -13,8 +13,13 @@ def _t(x):
     if torch.is_tensor(x):
         return x
     a = np.asarray(x)
-    return torch.as_tensor(a if a.dtype.kind in "bi" or a.dtype == np.float32
-                           else a.astype(np.float64))
+    return torch.as_tensor(a if a.dtype.kind in "bi" else a.astype(np.float64))
+
+
+def _arg(x):
+    """A primal, tangent or cotangent: float32 stays float32 (a float32 question), the rest
+    float64; a claim's own constants go through `_t` (float64) as always."""
+    return torch.as_tensor(as_float(x))
 
 
 def _each(fn):
@@ -66,28 +71,28 @@ class TorchEngine:
         return lambda *a: _t(f(xp, *a))
 
     def jvp(self, f, primals, tangents):
-        out, t = torch.func.jvp(self._fn(f), tuple(_t(as_float(p)) for p in primals),
-                                tuple(_t(as_float(t)) for t in tangents))
+        out, t = torch.func.jvp(self._fn(f), tuple(_arg(p) for p in primals),
+                                tuple(_arg(t) for t in tangents))
         return as_float(out.detach()), as_float(t.detach())
 
     def vjp(self, f, primals, cotangent):
-        out, back = torch.func.vjp(self._fn(f), *[_t(as_float(p)) for p in primals])
-        bars = back(_t(as_float(cotangent)))
+        out, back = torch.func.vjp(self._fn(f), *[_arg(p) for p in primals])
+        bars = back(_arg(cotangent))
         return as_float(out.detach()), tuple(as_float(b.detach()) for b in bars)
 
     def hvp(self, f, primals, cotangent, tangents):
         """Forward over reverse: d/de [J(x + e t)^T u] at e = 0."""
-        g, u = self._fn(f), _t(as_float(cotangent))
-        p = tuple(_t(as_float(q)) for q in primals)
+        g, u = self._fn(f), _arg(cotangent)
+        p = tuple(_arg(q) for q in primals)
         _, hv = torch.func.jvp(lambda *q: torch.func.vjp(g, *q)[1](u), p,
-                               tuple(_t(as_float(t)) for t in tangents))
+                               tuple(_arg(t) for t in tangents))
         return as_float(g(*p).detach()), tuple(as_float(h.detach()) for h in hv)
 
     def flops(self, f, primals, mode="forward", wrt=None):
         """torch's FlopCounterMode (it counts matrix products, not elementwise work)."""
         from torch.utils.flop_counter import FlopCounterMode
         wrt = range(len(primals)) if wrt is None else wrt
-        args = [_t(as_float(p)).requires_grad_(i in wrt) for i, p in enumerate(primals)]
+        args = [_arg(p).requires_grad_(i in wrt) for i, p in enumerate(primals)]
         with FlopCounterMode(display=False) as counter:
             out = self._fn(f)(*args)
             if mode != "forward":

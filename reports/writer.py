@@ -171,13 +171,18 @@ def _worst(records):
     return max(records, key=lambda r: SEVERITY.get(r["category"], 0))["category"]
 
 
+def _in(r) -> str:
+    dtype = r.get("dtype") or "float64"
+    return "" if dtype == "float64" else f" in {dtype}"
+
+
 def compare(current: dict, previous: dict | None) -> dict | None:
     """New, fixed and unchanged discrepancies against a previous run."""
     if previous is None:
         return None
 
     def keys(result):
-        return {(r["claim"], r["engine"], check_label(r)): r["category"]
+        return {(r["claim"], r["engine"], r["check"] + _in(r)): r["category"]
                 for r in result.get("records", []) if r["category"] != "agree"}
 
     cur, old = keys(current), keys(previous)

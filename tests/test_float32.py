@@ -14,6 +14,9 @@ from oracles.reproduce import RunOptions
 from ourad.rules import RULES
 
 REF = OuradReverse()
+pytestmark = pytest.mark.skipif(
+    not all(oracles.available()[n] is True for n in ("jax", "torch")),
+    reason="the float32 model samples JAX and PyTorch in float32")
 
 
 def run(subjects, claim, oracle_names=("referee", "jax", "torch", "fd"), examples=6,
@@ -119,9 +122,50 @@ def test_an_answer_in_float64_is_recorded_and_judged_by_the_float32_model():
         assert "answered in float64" in rec.detail
 
 
+class SlightlyWrongInFloat64(AnswersInFloat64):
+    """Answers in float64, one part in 1e4 off: beyond float32's model, though float64's
+    digits look precise."""
+    name = "slightly-wrong-in-float64"
+
+    def jvp(self, f, primals, tangents):
+        out, t = super().jvp(f, primals, tangents)
+        return out, np.asarray(t) * (1 + 1e-4)
+
+    def vjp(self, f, primals, cotangent):
+        out, bars = super().vjp(f, primals, cotangent)
+        return out, tuple(np.asarray(b) * (1 + 1e-4) for b in bars)
+
+
+def test_an_answer_in_float64_beyond_the_float32_model_is_a_defect():
+    claim = Claim(id="sin-mid", section="t", printed="sin(x)", f=lambda xp, x: xp.sin(x),
+                  domain=scalars(0.2, 1.2))
+    recs = f32(run([SlightlyWrongInFloat64()], claim))
+    for check in ("jvp", "vjp"):
+        rec = recs[("slightly-wrong-in-float64", check)]
+        assert rec.category == "subject-defect" and rec.returned_dtype == "float64", rec
+
+
 class Float64Only(AnswersInFloat64):
     name = "float64-only"
-    dtypes = ("float64",)
+    dtypes = "float64"           # a name alone is read as a one-name sequence
+
+
+def _raises_at_zero(xp, x):
+    """2x, refusing x = 0 when evaluated on plain NumPy values (engines' tracers pass)."""
+    if isinstance(x, (np.ndarray, np.floating, float)) and np.all(x == 0):
+        raise ZeroDivisionError("x is 0")
+    return x * 2.0
+
+
+def test_an_input_that_rounds_to_a_point_f_refuses_is_inconclusive_not_a_harness_error():
+    claim = Claim(id="tiny", section="t", printed="2x", f=_raises_at_zero,
+                  domain=scalars(1e-60, 1e-50))
+    recs = run([oracles.engine("ourad-reverse")], claim, examples=2)
+    assert not [r for r in recs if r.category == "harness-error"], recs
+    ref = f32(recs)[("reference", "reference")]
+    assert ref.category == "inconclusive" and "cannot be evaluated" in ref.detail
+    assert all(r.category == "agree" for r in recs if r.dtype == "float64"
+               and r.subject and r.check in ("jvp", "vjp", "value")), recs
 
 
 def test_an_engine_that_declares_float64_only_is_unsupported_in_float32():
@@ -146,6 +190,8 @@ def test_float64_only_run_has_no_float32_records():
 
 @pytest.mark.parametrize("engine", ["ourad-forward", "ourad-reverse"])
 def test_every_float32_record_says_what_it_was_judged_by(engine):
-    for rec in f32(run([oracles.engine(engine)], LOG1P_SQ, examples=3)).values():
+    recs = f32(run([oracles.engine(engine)], LOG1P_SQ, examples=3)).values()
+    assert recs
+    for rec in recs:
         assert rec.tolerance and rec.tolerance > 0
         assert "error model" in rec.detail and "sampled from" in rec.detail

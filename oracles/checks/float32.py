@@ -32,7 +32,7 @@ import numpy as np
 from ..calls import call, has_mode, nonfinite_where_finite
 from ..fd import xp as np_xp
 from .derivatives import at_point
-from ..reference import Reference, ask, establish, flat
+from ..reference import FLOOR_MAX, Reference, ad_tolerance, ask, establish, flat
 
 EPS32 = float(np.finfo(np.float32).eps)
 ULPS32 = 16            # as float64's AD_ULPS, in float32's ulps
@@ -42,7 +42,8 @@ NEIGHBOURS_MAX = 4096  # input entries up to which the neighbours are sampled to
 CI_POINTS = 2          # under the ci profile, the first drawn points of each claim; all under
                        # thorough
 DTYPE = "float32"
-TINY32 = float(np.finfo(np.float32).tiny)   # below it float32 underflows: an absolute term
+TINY32 = float(np.finfo(np.float32).tiny)
+F32_MAX = float(np.finfo(np.float32).max)   # below it float32 underflows: an absolute term
 
 
 def applies(claim, point) -> bool:
@@ -109,6 +110,10 @@ def _reference(run, kind, x, w32, out_shape, ref64) -> Reference:
         return Reference(kind, why=f"{', '.join(ads)} could not answer at the rounded input")
     (name0, (out, d)), base = got[0], flat(kind, got[0][1][1])
     spread = max((_gap(flat(kind, a[1]), base) for _, a in got[1:]), default=0.0)
+    scale = float(np.max(np.abs(base[np.isfinite(base)]), initial=0.0))
+    if spread > ad_tolerance(base, base, len(base)) + FLOOR_MAX * scale + ref64.floor:
+        return Reference(kind, why=f"{' and '.join(nm for nm, _ in got)} disagree at the "
+                         f"input rounded to float32 by {spread:.3g}")
     return Reference(kind, out, d, name0, [nm for nm, _ in got],
                      floor=max(ref64.floor, spread))
 
@@ -121,6 +126,9 @@ def _unusable(run, point, x32):
         why = "the input is not finite in float32 (it overflows)"
     else:
         xr = [a.astype(np.float64) for a in x32]
+        _, fault = call(run.f, np_xp, *xr)
+        if fault is not None:
+            why = f"f cannot be evaluated at the input rounded to float32: {fault.message}"
         for kink in run.claim.kinks:
             hit, fault = call(kink.at, *xr)
             if fault is None and bool(np.any(hit)):
@@ -148,8 +156,8 @@ def _samples(run, p):
         if h.roles.get(name) != "ad":
             continue
         for kind in ("jvp", "vjp"):
-            ref = p.ref[kind]
-            if not ref.ok or not has_mode(eng, kind):
+            ref = p.ref[kind]      # an oracle that disagreed with float64's is no sample
+            if not ref.ok or not has_mode(eng, kind) or name not in p.point.ref[kind].agreed:
                 continue
             for x in _neighbours(p.x32):
                 ans, _, fault = run.ask(eng, kind, x, p.w[kind], p.out.shape)
@@ -211,11 +219,26 @@ def tolerance(want, got, n, sample, floor=0.0) -> float:
     return rounding + SAMPLE_FACTOR * sample + 4 * floor + 1e-300
 
 
+def _declared(eng) -> tuple:
+    """The precisions an engine declares (`dtypes`, a name or a sequence of names); both
+    when it declares none."""
+    d = getattr(eng, "dtypes", None)
+    if d is None:
+        return ("float64", DTYPE)
+    if isinstance(d, str):
+        return (d,)
+    try:
+        return tuple(str(x) for x in d)
+    except TypeError:
+        return (str(d),)
+
+
 def _subject(run, eng, p):
-    if DTYPE not in tuple(getattr(eng, "dtypes", ("float64", DTYPE))):
+    declared = _declared(eng)
+    if DTYPE not in declared:
         for kind in ("jvp", "vjp"):
             yield run.record(eng.name, kind, "unsupported", dtype=DTYPE, inputs=p.inputs,
-                             detail=f"the engine declares dtypes {tuple(eng.dtypes)!r}")
+                             detail=f"the engine declares dtypes {declared!r}")
         return
     for kind in ("jvp", "vjp"):
         if not has_mode(eng, kind):
@@ -252,6 +275,11 @@ def judge(run, engine, check, got, want, p, sample, ref, kind, **kw):
         return run.record(engine, check, "subject-defect", dtype=DTYPE, inputs=p.inputs,
                           detail=f"{got.size} entries where the reference has {want.size}",
                           **kw)
+    beyond = ~np.isfinite(want) | (np.abs(want) > F32_MAX)
+    if beyond.all() and want.size:
+        return run.record(engine, check, "inconclusive", dtype=DTYPE, inputs=p.inputs,
+                          detail="the reference is not a finite float32 number here", **kw)
+    got, want = got[~beyond], want[~beyond]     # overflow or a singularity: not float32's
     tol = tolerance(want, got, p.n, sample, ref.floor)
     diff = np.abs(got - want)
     err = float(np.max(np.where(np.isfinite(diff), diff, np.inf), initial=0.0))
@@ -263,6 +291,9 @@ def judge(run, engine, check, got, want, p, sample, ref, kind, **kw):
     lines += [f"float32 inputs; answered in {kw.get('returned_dtype')}",
              f"error model: rounding + {SAMPLE_FACTOR} x {sample:.3g} sampled from "
              + (", ".join(p.sampled_by[check]) or "no float32 oracle")]
+    if beyond.any():
+        lines.append(f"{int(beyond.sum())} entries where the reference is not a finite float32 "
+                     "number are not compared")
     if bad:
         lines.append(bad)
     elif not ok and not p.sampled_by[check]:
