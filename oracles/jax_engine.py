@@ -60,6 +60,9 @@ _NOT_TRACEABLE = (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConve
                   jax.errors.TracerArrayConversionError, jax.errors.TracerIntegerConversionError)
 
 
+MAX_COMPILED = 1024   # jitted programs kept; each holds XLA executables (LLVM code pages)
+
+
 class JaxEngine:
     """Small inputs go through one `jax.jit` of the whole jvp or vjp per formula and shape:
     eager JAX compiles every primitive for every new shape (about 20 ms each here), which
@@ -90,9 +93,13 @@ class JaxEngine:
         method = {"jvp": self._jvp, "vjp": self._vjp, "hvp": self._hvp}[kind]
         g = self._fn(f)
         if sum(int(np.size(x)) for x in a) <= JIT_MAX_SIZE:
-            key = (kind, f)
+            # the claim's own function, not the per-run wrapper `namespace.std` puts around
+            # it: a process that runs a claim many times (shrinking, benchmarks) compiles once
+            key = (kind, f.__wrapped__ if getattr(f, "_ad_std", False) else f)
             fn = self._compiled.get(key)
             if fn is None:
+                if len(self._compiled) >= MAX_COMPILED:   # bounded: oldest first out
+                    del self._compiled[next(iter(self._compiled))]
                 fn = self._compiled[key] = jax.jit(lambda p, w: method(g, p, w))
             if fn is not False:
                 try:
