@@ -60,7 +60,14 @@ _NOT_TRACEABLE = (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConve
                   jax.errors.TracerArrayConversionError, jax.errors.TracerIntegerConversionError)
 
 
-MAX_COMPILED = 1024   # jitted programs kept; each holds XLA executables (LLVM code pages)
+MAX_COMPILED = 1024   # jitted functions kept; each holds XLA executables (LLVM code pages)
+MAX_PROGRAMS = 400    # compiled (function, shapes) programs before every cache is cleared
+
+
+def _signature(tree):
+    """The shapes and dtypes a jitted function is traced for."""
+    return tuple((np.shape(x), str(getattr(x, "dtype", type(x).__name__)))
+                 for x in jax.tree_util.tree_leaves(tree))
 
 
 class JaxEngine:
@@ -74,6 +81,20 @@ class JaxEngine:
 
     def __init__(self):
         self._compiled = {}
+        self._programs = set()
+
+    def _bound(self, program):
+        """Forget every compiled program past MAX_PROGRAMS of them: each holds XLA
+        executables, and a long thorough run (hundreds of inputs whose shapes the domain
+        draws) otherwise exhausts the process's memory maps for LLVM's code and XLA aborts
+        the whole process."""
+        if program in self._programs:
+            return
+        if len(self._programs) >= MAX_PROGRAMS:
+            jax.clear_caches()
+            self._compiled.clear()
+            self._programs.clear()
+        self._programs.add(program)
 
     def _fn(self, f):
         return lambda *a: f(xp, *a)
@@ -96,6 +117,7 @@ class JaxEngine:
             # the claim's own function, not the per-run wrapper `namespace.std` puts around
             # it: a process that runs a claim many times (shrinking, benchmarks) compiles once
             key = (kind, f.__wrapped__ if getattr(f, "_ad_std", False) else f)
+            self._bound((key, _signature(a), _signature(b)))
             fn = self._compiled.get(key)
             if fn is None:
                 if len(self._compiled) >= MAX_COMPILED:   # bounded: oldest first out
