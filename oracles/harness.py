@@ -21,7 +21,7 @@ from .calls import answer, call, fmt, has_mode
 from .claims import Claim, ClaimFileError
 from .fd import xp as np_xp
 from .namespace import reset_used, std, used
-from .reference import Reference, ad_tolerance, establish, flat
+from .reference import Reference, ad_tolerance, establish, flat, measure
 from .reproduce import RunOptions, reproduce_line, snippet
 from .verdict import HARNESS, SEVERITY, Record
 
@@ -244,25 +244,15 @@ def compare(run: ClaimRun, engine, check, got: np.ndarray, ref: Reference, point
     if got.shape != want.shape:
         return run.record(engine, check, bad, detail=f"{got.size} entries where the reference "
                           f"has {want.size}", **common)
-    diff = np.abs(got - want)
     tol = ad_tolerance(want, got, point.n) + 4 * ref.floor + extra_tol
-    err = float(np.max(np.where(np.isfinite(diff), diff, np.inf), initial=0.0))
-    scale = float(np.max(np.abs(want[np.isfinite(want)]), initial=0.0))
-    nonfinite = _nonfinite(got, want)
-    same_inf = np.isinf(want) & (got == want)
-    ok = not nonfinite and bool(np.all((diff <= tol) | same_inf))
+    ok, err, rel, nonfinite = measure(got, want, tol)
     if nonfinite:
         detail = (detail + "\n" if detail else "") + nonfinite
     return run.record(engine, check, "agree" if ok else bad, max_abs_error=err,
-                      max_rel_error=err / scale if scale else err,
+                      max_rel_error=rel,
                       tolerance=float(np.max(tol, initial=0.0)),
                       values={"got": summarize(got), "reference": summarize(want)},
                       detail=detail, **common)
-
-
-def _nonfinite(got, want) -> str:
-    from .calls import nonfinite_where_finite
-    return nonfinite_where_finite(got, want)
 
 
 # The seed of every draw under the `ci` profile. Hypothesis's derandomized mode derived it from

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .calls import Malformed, answer, call, fmt, to_float64
+from .calls import Malformed, answer, call, fmt, nonfinite_where_finite, to_float64
 
 EPS = float(np.finfo(np.float64).eps)
 AD_ULPS = 16      # float64 AD against a reference: this many ulps of the values' size,
@@ -32,6 +32,19 @@ def ad_tolerance(ref, got, n_entries: int) -> float:
     scale = float(np.max(np.abs(ref[np.isfinite(ref)]), initial=0.0)) + \
         float(np.max(np.abs(got[np.isfinite(got)]), initial=0.0))
     return AD_ULPS * EPS * max(1.0, math.sqrt(n_entries)) * scale + 1e-300
+
+
+def measure(got: np.ndarray, want: np.ndarray, tol):
+    """`got` against `want` (flat, same shape) within `tol` (a number or one per entry):
+    (ok, largest absolute error, that error relative to the reference's largest finite
+    entry, a message about non-finite entries where the reference is finite, or ""). An
+    infinity equal to the reference's agrees."""
+    diff = np.abs(got - want)
+    err = float(np.max(np.where(np.isfinite(diff), diff, np.inf), initial=0.0))
+    scale = float(np.max(np.abs(want[np.isfinite(want)]), initial=0.0))
+    bad = nonfinite_where_finite(got, want)
+    ok = not bad and bool(np.all((diff <= tol) | (np.isinf(want) & (got == want))))
+    return ok, err, (err / scale if scale else err), bad
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..calls import has_mode
-from ..reference import EPS, OWN_ULPS, ad_tolerance, flat
+from ..reference import EPS, OWN_ULPS, ad_tolerance, flat, measure
 from ..verdict import Record
 
 
@@ -83,19 +83,14 @@ def derivative(run, eng, point, kind):
 
 def value(run, engine, kind, out, point, names):
     """The primal value the engine returned with its derivative, against the reference's."""
-    from ..calls import nonfinite_where_finite
     ref = point.ref[kind]
     want = np.asarray(ref.out if ref.out is not None else point.out, float).ravel()
     got = np.asarray(out, float).ravel()
-    diff = np.abs(got - want)
     tol = ad_tolerance(want, got, point.n) + 4 * ref.floor
-    bad = nonfinite_where_finite(got, want)
-    ok = not bad and bool(np.all((diff <= tol) | (np.isinf(want) & (got == want))))
-    err = float(np.max(np.where(np.isfinite(diff), diff, np.inf), initial=0.0))
-    scale = float(np.max(np.abs(want[np.isfinite(want)]), initial=0.0))
+    ok, err, rel, bad = measure(got, want, tol)
     from ..harness import summarize
     return run.record(engine, "value", "agree" if ok else "subject-defect",
-                      max_abs_error=err, max_rel_error=err / scale if scale else err,
+                      max_abs_error=err, max_rel_error=rel,
                       tolerance=tol, inputs=point.inputs, reference=ref.source or "numpy",
                       values={"got": summarize(got), "reference": summarize(want)},
                       detail=f"the primal output returned by the {kind}" + (

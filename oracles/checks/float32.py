@@ -29,10 +29,10 @@ import math
 
 import numpy as np
 
-from ..calls import call, has_mode, nonfinite_where_finite
+from ..calls import call, has_mode
 from ..fd import xp as np_xp
 from .derivatives import at_point
-from ..reference import FLOOR_MAX, Reference, ad_tolerance, ask, establish, flat
+from ..reference import FLOOR_MAX, Reference, ad_tolerance, ask, establish, flat, measure
 
 EPS32 = float(np.finfo(np.float32).eps)
 ULPS32 = 16            # as float64's AD_ULPS, in float32's ulps
@@ -80,22 +80,23 @@ class _Point32:
         self.v32 = [np.asarray(t, np.float32) for t in point.v]
         self.u32 = np.asarray(point.u, np.float32)
         self.w = {"jvp": self.v32, "vjp": self.u32}
+        self.w64 = {"jvp": [t.astype(np.float64) for t in self.v32],   # the same values
+                    "vjp": self.u32.astype(np.float64)}
         self.n = point.n
         self.out = np.asarray(run.f(np_xp, *self.x), np.float64)
         self.inputs = point.inputs
-        self.ref = {kind: _reference(run, kind, self.x, self.w[kind], self.out.shape,
+        self.ref = {kind: _reference(run, kind, self.x, self.w64[kind], self.out.shape,
                                      point.ref[kind]) for kind in ("jvp", "vjp")}
         self.sample, self.sampled_by = _samples(run, self)
 
 
-def _reference(run, kind, x, w32, out_shape, ref64) -> Reference:
+def _reference(run, kind, x, w, out_shape, ref64) -> Reference:
     """The float64 reference at the rounded input. Where AD oracles agreed with the float64
     reference at the drawn point, they are asked again here (one float32 ulp away; the
     referee, the costly one, is not) and the first answer is the reference, their spread and
     the float64 floor its floor: float64 rounding, far below what float32 is judged by. Else
     the oracles that made the float64 reference establish it again."""
     h = run.harness
-    w = [t.astype(np.float64) for t in w32] if kind == "jvp" else w32.astype(np.float64)
     ads = [nm for nm in ref64.agreed if nm in h.oracles and h.roles.get(nm) == "ad"]
     if not ads:
         names = [nm for nm in ref64.agreed if nm in h.oracles]
@@ -195,9 +196,7 @@ def _conditioning(run, p, worst):
             ads = [nm for nm in ref.agreed if h.roles.get(nm) == "ad" and nm in h.oracles]
             if not ref.ok or not ads:
                 continue
-            w = p.w[kind]
-            w = [t.astype(np.float64) for t in w] if kind == "jvp" else w.astype(np.float64)
-            ans, _, fault = run.ask(h.oracles[ads[0]], kind, xs, w, p.out.shape)
+            ans, _, fault = run.ask(h.oracles[ads[0]], kind, xs, p.w64[kind], p.out.shape)
             if fault is None:
                 worst[kind] = max(worst[kind], _gap(flat(kind, ans[1]), ref.flat()))
         try:
@@ -283,11 +282,7 @@ def judge(run, engine, check, got, want, p, sample, ref, kind, **kw):
                           detail="the reference is not a finite float32 number here", **kw)
     got, want = got[~beyond], want[~beyond]     # overflow or a singularity: not float32's
     tol = tolerance(want, got, p.n, sample, ref.floor)
-    diff = np.abs(got - want)
-    err = float(np.max(np.where(np.isfinite(diff), diff, np.inf), initial=0.0))
-    scale = float(np.max(np.abs(want[np.isfinite(want)]), initial=0.0))
-    bad = nonfinite_where_finite(got, want)
-    ok = not bad and bool(np.all((diff <= tol) | (np.isinf(want) & (got == want))))
+    ok, err, rel, bad = measure(got, want, tol)
     category = "agree" if ok else "subject-defect"
     lines = [f"the primal output returned by the {kind}"] if check == "value" else []
     lines += [f"float32 inputs; answered in {kw.get('returned_dtype')}",
@@ -302,7 +297,7 @@ def judge(run, engine, check, got, want, p, sample, ref, kind, **kw):
         category = "inconclusive"
         lines.append("beyond rounding, but no float32 oracle measured the rounding here")
     return run.record(engine, check, category, dtype=DTYPE, max_abs_error=err,
-                      max_rel_error=err / scale if scale else err, tolerance=tol,
+                      max_rel_error=rel, tolerance=tol,
                       inputs=p.inputs, reference=ref.source, agreed=list(ref.agreed),
                       values={"got": summarize(got), "reference": summarize(want)},
                       detail="\n".join(lines), **kw)
