@@ -199,10 +199,12 @@ class Harness:
         p = Point(x, int(sum(np.size(a) for a in x)), out, v, u,
                   [summarize(a) for a in x], first, kinks)
         if not kinks:
+            memo = {}
             for kind in kinds:
                 w = v if kind == "jvp" else u
                 p.ref[kind] = establish(kind, run.f, x, w, out.shape, self.oracles,
-                                        self.roles, self.seed, self.timeout)
+                                        self.roles, self.seed, self.timeout, along=v,
+                                        memo=memo)
         return p
 
 

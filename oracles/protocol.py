@@ -58,9 +58,11 @@ def as_float64(x) -> np.ndarray:
 
 def as_float(x) -> np.ndarray:
     """x as a NumPy array of its own precision when that is float32 (a float32 run asks
-    engines in float32), else float64."""
+    engines in float32), else float64. An array already of either type is returned as it is
+    (no copy: a million-entry gradient is converted several times per check); code that
+    hands it on to be written into makes its own copy."""
     a = np.asarray(x)
-    return a if a.dtype == np.float32 else a.astype(np.float64)
+    return a if a.dtype == np.float32 or a.dtype == np.float64 else a.astype(np.float64)
 
 
 def basis(shape) -> list[np.ndarray]:

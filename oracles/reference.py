@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .calls import Malformed, answer, call, fmt, nonfinite_where_finite, to_float64
+from .calls import Malformed, answer, call, fmt, nonfinite_where_finite, to_float64, top
 
 EPS = float(np.finfo(np.float64).eps)
 AD_ULPS = 16      # float64 AD against a reference: this many ulps of the values' size,
@@ -28,9 +28,7 @@ FLOOR_MAX = 1e-9  # the most, relative, that the floor may be: rounding, not dis
 
 def ad_tolerance(ref, got, n_entries: int) -> float:
     """AD against AD in float64: a few ulps of the values' size, longer sums allowed more."""
-    ref, got = np.asarray(ref, float), np.asarray(got, float)
-    scale = float(np.max(np.abs(ref[np.isfinite(ref)]), initial=0.0)) + \
-        float(np.max(np.abs(got[np.isfinite(got)]), initial=0.0))
+    scale = top(ref) + top(got)
     return AD_ULPS * EPS * max(1.0, math.sqrt(n_entries)) * scale + 1e-300
 
 
@@ -40,8 +38,12 @@ def measure(got: np.ndarray, want: np.ndarray, tol):
     entry, a message about non-finite entries where the reference is finite, or ""). An
     infinity equal to the reference's agrees."""
     diff = np.abs(got - want)
+    err = float(np.max(diff, initial=0.0))
+    scale = top(want)
+    if math.isfinite(err):   # then every entry of both is finite
+        ok = bool(err <= tol) if np.ndim(tol) == 0 else bool(np.all(diff <= tol))
+        return ok, err, (err / scale if scale else err), ""
     err = float(np.max(np.where(np.isfinite(diff), diff, np.inf), initial=0.0))
-    scale = float(np.max(np.abs(want[np.isfinite(want)]), initial=0.0))
     bad = nonfinite_where_finite(got, want)
     ok = not bad and bool(np.all((diff <= tol) | (np.isinf(want) & (got == want))))
     return ok, err, (err / scale if scale else err), bad
@@ -62,13 +64,18 @@ class Reference:
     agreed: list = field(default_factory=list)
     why: str = ""
     floor: float = 0.0
+    _flat: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.derivative is not None
 
     def flat(self) -> np.ndarray:
-        return flat(self.kind, self.derivative)
+        """The derivative as one float64 vector (made once: every check at the point reads
+        it; never written to)."""
+        if self._flat is None:
+            self._flat = flat(self.kind, self.derivative)
+        return self._flat
 
 
 def flat(kind, derivative) -> np.ndarray:
@@ -85,8 +92,11 @@ def ask(engine, kind, f, x, w, out_shape, timeout=None):
 
 
 def establish(kind, f, x, w, out_shape, oracles: dict, roles: dict, seed=0,
-              timeout=None) -> Reference:
-    """The reference for `kind` at x along w, from the oracles by their roles."""
+              timeout=None, along=None, memo=None) -> Reference:
+    """The reference for `kind` at x along w, from the oracles by their roles. A VJP is
+    confirmed by finite differences along `along` (the point's JVP tangent; a fresh random
+    direction when None); `memo` (a dict per point) keeps fd's estimate along it, so the JVP
+    and the VJP of one point cost one fd estimate between them."""
     n = int(sum(np.size(a) for a in x))
     by_role = {r: [(nm, e) for nm, e in oracles.items() if roles[nm] == r]
                for r in ("referee", "ad", "numeric")}
@@ -124,7 +134,8 @@ def establish(kind, f, x, w, out_shape, oracles: dict, roles: dict, seed=0,
         agreed.append(name)
     confirmed = False
     for name, eng in by_role["numeric"]:
-        ok, why = fd_confirms(eng, kind, f, x, w, res0, n, seed)
+        ok, why = fd_confirms(eng, kind, f, x, w, res0, n, seed, along,
+                              None if memo is None else memo.setdefault(name, {}))
         if ok is False:
             return Reference(kind, why=f"{'+'.join(agreed)} not confirmed by {name}: {why}")
         if ok:
@@ -137,14 +148,22 @@ def establish(kind, f, x, w, out_shape, oracles: dict, roles: dict, seed=0,
     return Reference(kind, res0[0], res0[1], "+".join(agreed), agreed, floor=floor)
 
 
-def fd_confirms(fd, kind, f, x, w, res, n, seed):
-    """(True/False, why), or (None, why) when fd cannot say."""
-    rng = np.random.default_rng(seed + 7)
+def fd_confirms(fd, kind, f, x, w, res, n, seed, along=None, memo=None):
+    """(True/False, why), or (None, why) when fd cannot say. `memo` holds the last estimate
+    with its direction (compared by identity)."""
     if kind == "jvp":
         v = w
+    elif along is not None:
+        v = along
     else:
+        rng = np.random.default_rng(seed + 7)
         v = [rng.standard_normal(np.shape(a)) for a in x]
-    est, fault = call(fd.directional, f, x, v)
+    if memo is not None and memo.get("along") is v:
+        est, fault = memo["estimate"]
+    else:
+        est, fault = call(fd.directional, f, x, v)
+        if memo is not None:
+            memo.update(along=v, estimate=(est, fault))
     if fault is not None:
         return None, fault.message
     try:

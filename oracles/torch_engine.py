@@ -18,8 +18,9 @@ def _t(x):
 
 def _arg(x):
     """A primal, tangent or cotangent: float32 stays float32 (a float32 question), the rest
-    float64; a claim's own constants go through `_t` (float64) as always."""
-    return torch.as_tensor(as_float(x))
+    float64; a claim's own constants go through `_t` (float64) as always. A copy: the
+    tensor never shares the harness's array."""
+    return torch.tensor(as_float(x))
 
 
 def _each(fn):

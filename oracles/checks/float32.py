@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from ..calls import call, has_mode
+from ..calls import call, has_mode, top
 from ..fd import xp as np_xp
 from .derivatives import at_point
 from ..reference import FLOOR_MAX, Reference, ad_tolerance, ask, establish, flat, measure
@@ -113,7 +113,7 @@ def _reference(run, kind, x, w, out_shape, ref64) -> Reference:
         return Reference(kind, why=f"{', '.join(ads)} could not answer at the rounded input")
     (name0, (out, d)), base = got[0], flat(kind, got[0][1][1])
     spread = max((_gap(flat(kind, a[1]), base) for _, a in got[1:]), default=0.0)
-    scale = float(np.max(np.abs(base[np.isfinite(base)]), initial=0.0))
+    scale = top(base)
     if spread > ad_tolerance(base, base, len(base)) + FLOOR_MAX * scale + ref64.floor:
         return Reference(kind, why=f"{' and '.join(nm for nm, _ in got)} disagree at the "
                          f"input rounded to float32 by {spread:.3g}")
@@ -213,9 +213,6 @@ def _gap(a, b) -> float:
 
 def tolerance(want, got, n, sample, floor=0.0) -> float:
     """The float32 error model (module docstring)."""
-    def top(a):
-        a = np.asarray(a, np.float64)
-        return float(np.max(np.abs(a[np.isfinite(a)]), initial=0.0))
     rounding = ULPS32 * (EPS32 * max(1.0, math.sqrt(n)) * (top(want) + top(got)) + TINY32)
     return rounding + SAMPLE_FACTOR * sample + 4 * floor + 1e-300
 
