@@ -207,3 +207,49 @@ def test_every_op_of_ourads_rule_table_exists_in_every_oracles_namespace(name):
             missing.append(op)
     assert not missing, f"{name}'s namespace lacks {missing}"
     assert INTERNAL_PRIMITIVES <= set(RULES)
+
+
+def test_a_points_jvp_and_vjp_references_share_one_fd_estimate(monkeypatch):
+    """fd confirms the JVP along the point's tangent v and the VJP as <u, J v>: one estimate,
+    and a wrong VJP of the AD oracles is still refused by it."""
+    from oracles.harness import Harness
+    from oracles.reference import establish
+    ads = [n for n in ("jax", "torch") if oracles.available()[n] is True]
+    if not ads:
+        pytest.skip("no AD oracle installed")
+    calls = []
+    real = FiniteDifferences.directional
+
+    def counted(self, f, primals, tangents, *a, **k):
+        calls.append(tangents)
+        return real(self, f, primals, tangents, *a, **k)
+
+    monkeypatch.setattr(FiniteDifferences, "directional", counted)
+    h = Harness([], {n: oracles.engine(n) for n in ads + ["fd"]}, seed=0)
+
+    def f(xp, x, y):
+        return xp.tanh(xp.matmul(x, y))
+
+    x = [np.array([[0.3, -0.4, 1.1]]), np.array([[0.2, 0.5], [-1.0, 0.7], [0.1, 0.9]])]
+    from oracles.claims import Claim
+    claim = Claim(id="shared-fd", section="t", printed="f", f=f, domain=st.just(()),
+                  jacobian=False)
+    h.run_claim(claim, [x])
+    assert len(calls) == 1
+
+    class WrongVjp:
+        """An AD oracle whose VJP is twice the truth; fd along v must refuse it."""
+        name = "wrong"
+        def __init__(self, eng):
+            self.eng = eng
+        def vjp(self, f, x, u):
+            out, bars = self.eng.vjp(f, x, u)
+            return out, tuple(2 * b for b in bars)
+
+    v = [np.ones_like(a) for a in x]
+    out = np.tanh(x[0] @ x[1])
+    memo = {}
+    ref = establish("vjp", f, x, np.ones_like(out), out.shape,
+                    {"wrong": WrongVjp(oracles.engine(ads[0])), "fd": oracles.engine("fd")},
+                    {"wrong": "ad", "fd": "numeric"}, along=v, memo=memo)
+    assert not ref.ok and "not confirmed by fd" in ref.why
