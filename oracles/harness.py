@@ -286,12 +286,43 @@ def seed_of(profile: str) -> int:
     return CI_SEED if profile == "ci" else random.getrandbits(64)
 
 
+RUNNER = ("pytest", "_pytest", "xdist", "execnet", "pluggy", "iniconfig")
+
+
+def runner_not_local() -> None:
+    """Hypothesis mixes the numeric constants of the "local" modules a process has imported
+    (files outside site-packages and the standard library) into its draws. pytest-xdist's
+    remote workers (`--tx ssh=...`) import pytest itself from the directory it was copied to,
+    where it counts as local, so they drew other inputs than the controller. The test
+    runner's own packages are never counted as local here, wherever they were imported
+    from; nothing changes where they lie in site-packages. Installed once per process (the
+    plugin does it at start-up, before any draw), and only where Hypothesis has the hook."""
+    import os
+    import sys
+    try:
+        from hypothesis.internal.conjecture import providers
+        local = providers.is_local_module_file
+    except (ImportError, AttributeError):
+        return
+    if getattr(local, "runner_excluded", False):
+        return
+    roots = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
+                  for m in map(sys.modules.get, RUNNER) if getattr(m, "__file__", None))
+
+    def is_local(path):
+        return not os.path.abspath(path).startswith(roots) and local(path)
+
+    is_local.runner_excluded = True
+    providers.is_local_module_file = is_local
+
+
 def given_domain(claim: Claim, n: int, seed: int, phases, body) -> None:
     """`body(x)` on inputs Hypothesis draws from the claim's domain with `seed`. Drawing and
     shrinking (`oracles.shrink`) both come through here: with one seed, both meet the same
     inputs in the same order until the body first fails."""
     from hypothesis import HealthCheck, Verbosity, given, settings
     from hypothesis import seed as seeded
+    runner_not_local()
 
     @seeded(seed)
     @settings(max_examples=n, database=None, deadline=None, phases=phases,

@@ -125,6 +125,8 @@ def _catalogue(config):
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config):
+    from .harness import runner_not_local
+    runner_not_local()   # before any draw of the process
     if not _explicit(config):
         return
     from .session import UsageError

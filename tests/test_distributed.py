@@ -10,9 +10,12 @@ each worker is first sent two consecutive claims, so the second worker's first c
 the serial run's first: a claim must draw its inputs alike in either place."""
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SELECTION = ("chain-scalar-sin-exp-tanh or fwd-table-tangent-column or relu-derivative or "
@@ -21,7 +24,7 @@ SELECTION = ("chain-scalar-sin-exp-tanh or fwd-table-tangent-column or relu-deri
 
 
 def conformance(report_dir, *args) -> dict:
-    p = subprocess.run([sys.executable, "-m", "pytest", "tests/notes", "-q",
+    p = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "tests" / "notes"), "-q",
                         "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning",
                         "-k", SELECTION, "--ad-report-dir", str(report_dir), *args],
                        cwd=ROOT, capture_output=True, text=True, timeout=900,
@@ -30,9 +33,19 @@ def conformance(report_dir, *args) -> dict:
     return json.loads((Path(report_dir) / "results.json").read_text())
 
 
-def test_explicit_workers_give_the_records_of_a_serial_run(tmp_path):
+REMOTE = os.environ.get("AD_TEST_TX", "")   # e.g. "2*ssh=user@host//python=python3"
+
+
+@pytest.mark.parametrize("tx", [
+    "2*popen",
+    pytest.param(REMOTE, id="remote", marks=pytest.mark.skipif(
+        not REMOTE, reason="AD_TEST_TX names no remote workers (e.g. 2*ssh=host//python=python3)"))])
+def test_explicit_workers_give_the_records_of_a_serial_run(tmp_path, tx):
+    """`tx` is pytest-xdist's `--tx`; remote workers get the checkout's `rsyncdirs`
+    (pyproject.toml) and the test directory as an absolute path, as the README says."""
     serial = conformance(tmp_path / "serial")
-    spread = conformance(tmp_path / "tx", "-p", "xdist", "--tx", "2*popen", "--dist", "load")
+    spread = conformance(tmp_path / "tx", "-p", "xdist", "--dist", "load",
+                         *[a for spec in shlex.split(tx) for a in ("--tx", spec)])
     assert len({r["claim"] for r in serial["records"]}) == 8
     key = lambda r: (r["claim"], r["engine"], r["check"])  # noqa: E731
     assert [key(r) for r in spread["records"]] == [key(r) for r in serial["records"]]
