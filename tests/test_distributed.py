@@ -56,3 +56,20 @@ def test_explicit_workers_give_the_records_of_a_serial_run(tmp_path, tx):
     for s in (serial["summary"], spread["summary"]):
         del s["date"], s["commit"]
     assert spread["summary"] == serial["summary"]
+
+
+def test_the_test_runner_never_counts_as_local_for_hypothesis(monkeypatch):
+    """Wherever pytest was imported from (a remote worker's rsync directory), its constants
+    never enter the draws; every other module is judged as Hypothesis judges it."""
+    import _pytest
+    from hypothesis.internal.conjecture import providers
+
+    from oracles.harness import runner_not_local
+    monkeypatch.setattr(providers, "is_local_module_file", lambda path: True)
+    runner_not_local()
+    judge = providers.is_local_module_file
+    assert judge(_pytest.__file__) is False
+    assert judge(pytest.__file__) is False
+    assert judge(str(ROOT / "oracles" / "harness.py")) is True
+    runner_not_local()   # installed once
+    assert providers.is_local_module_file is judge
