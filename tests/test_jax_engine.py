@@ -34,7 +34,7 @@ def test_one_program_answers_each_question_as_eager_jax_does(kind, args):
     np.testing.assert_allclose(out, out_e, rtol=1e-15)
     for a, b in zip(d if isinstance(d, tuple) else [d], d_e if isinstance(d_e, tuple) else [d_e]):
         np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
-    assert callable(eng._compiled[f])   # answered by the compiled program
+    assert callable(eng._compiled[f, True])   # answered by the compiled program
 
 
 def test_the_three_questions_share_one_program_per_shape():
@@ -47,6 +47,20 @@ def test_the_three_questions_share_one_program_per_shape():
     assert len(eng._programs) == 2   # a new shape is a new program of the same function
 
 
+def test_float32_questions_compile_a_first_order_program():
+    eng = jax_engine.JaxEngine()
+    x32 = tuple(a.astype(np.float32) for a in X)
+    out, t = eng.jvp(f, x32, tuple(v.astype(np.float32) for v in V))
+    assert t.dtype == np.float32 and set(eng._compiled) == {(f, False)}
+    out, t64 = eng.jvp(f, X, V)
+    np.testing.assert_allclose(t, t64, rtol=1e-5)
+    _, hv = eng.hvp(f, x32, np.float32(U), tuple(v.astype(np.float32) for v in V))
+    _, hv64 = eng.hvp(f, X, U, V)
+    for a, b in zip(hv, hv64):
+        np.testing.assert_allclose(a, b, rtol=1e-4)
+    assert set(eng._compiled) == {(f, False), (f, True)}
+
+
 def test_a_formula_that_looks_at_values_is_answered_eagerly():
     def g(xp, x):
         return xp.sin(x) if x[0] > 0 else x   # Python control flow on a value
@@ -55,7 +69,7 @@ def test_a_formula_that_looks_at_values_is_answered_eagerly():
     x = (np.array([0.5, 1.0, 2.0]),)
     out, (bar,) = eng.vjp(g, x, np.ones(3))
     np.testing.assert_allclose(bar, np.cos(x[0]), rtol=1e-15)
-    assert eng._compiled[g] is False
+    assert eng._compiled[g, True] is False
 
 
 def test_an_error_of_f_itself_is_raised_and_the_program_kept():
@@ -69,7 +83,7 @@ def test_an_error_of_f_itself_is_raised_and_the_program_kept():
     with pytest.raises(ValueError, match="refuses"):
         eng.jvp(g, (np.ones(2),), (np.ones(2),))
     eng.jvp(g, (np.ones(4),), (np.ones(4),))
-    assert callable(eng._compiled[g])
+    assert callable(eng._compiled[g, True])
 
 
 def test_an_unknown_compiler_option_is_dropped(monkeypatch):
