@@ -9,6 +9,17 @@ trace unwraps its own tracers, binds the primitive again one level down, and wra
 - the reverse trace appends a node to a tape; `backward` later walks the tape backwards,
   iteratively, accumulating cotangents with the primitive's VJP rules.
 
+A value being differentiated in reverse mode (a `VJPTracer`, what the function computes with)
+and its entry on the tape (a `Node`, what the reverse pass reads) are two objects, so that the
+tape can hold less than the function did. A tape recorded to be walked once, right away
+(`grad` and `value_and_grad`), is *lean*: a node keeps only the large values its VJP rules
+read, as each rule declares (`needs`, set in `ourad.rules`), and the shape and dtype of the
+others (`Absent`). A matmul's output or a bias sum is then freed as soon as the function no
+longer holds it, rather than at the end of the reverse pass. A rule is read from the table at
+every use: one that declares nothing reads everything, so nothing is dropped for it, and a rule
+changed between the recording and the walk that would read a dropped value is refused with an
+error, never fed a placeholder.
+
 Rules call the operations of `ourad.xp`, so when the values they see are themselves tracers of
 an outer level the rules are traced in turn: derivatives of derivatives come for free, and
 because each transform opens a fresh level, nested perturbations never mix.
@@ -27,7 +38,8 @@ from .primitive import Tracer, bind, counters, live, new_level, shape_of
 from .rules import RULES, unbroadcast
 from .xp import CONCRETE, CONCRETE_COUNTED, ArrayOps
 
-__all__ = ["JVPTracer", "VJPTracer", "JVPTrace", "VJPTrace"]
+__all__ = ["JVPTracer", "VJPTracer", "Node", "Absent", "RuleReadsDroppedValue", "JVPTrace",
+           "VJPTrace"]
 
 
 class JVPTracer(ArrayOps, Tracer):
@@ -38,15 +50,92 @@ class JVPTracer(ArrayOps, Tracer):
 
 
 class VJPTracer(ArrayOps, Tracer):
-    """A value on the tape. It is its own tape entry: the primitive that made it, that
-    primitive's (unwrapped) inputs and parameters, its parents on the tape, and the cotangent
-    the reverse pass accumulates."""
-    __slots__ = ("prim", "args", "params", "parents", "ct")
+    """A value of the reverse trace: its primal and its entry on the tape."""
+    __slots__ = ("node",)
 
-    def __init__(self, level, primal, prim, args, params, parents):
-        self.level, self.primal, self.prim, self.args, self.params, self.parents = (
-            level, primal, prim, args, params, parents)
+    def __init__(self, level, primal, node):
+        self.level, self.primal, self.node = level, primal, node
+
+
+class Node:
+    """An entry of the tape: the primitive that made a value, that primitive's (unwrapped)
+    inputs and parameters, its output, its parents on the tape (`(input position, node)`
+    pairs) and the cotangent the reverse pass accumulates. In a lean tape an input or the
+    output no rule of the node reads is an `Absent`, and `dropped` names them (input positions,
+    "y" for the output); else `dropped` is None."""
+    __slots__ = ("prim", "args", "params", "out", "parents", "ct", "dropped")
+
+    def __init__(self, prim, args, params, out, parents, dropped=None):
+        self.prim, self.args, self.params, self.out, self.parents, self.dropped = (
+            prim, args, params, out, parents, dropped)
         self.ct = None
+
+
+class Absent:
+    """A value a lean tape did not keep: its shape and dtype, which `unbroadcast` and the
+    rules that declared they read no more may look at. Its value cannot be read: NumPy and
+    Python's operators refuse it."""
+    __slots__ = ("shape", "dtype")
+    __array_ufunc__ = None
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+    ndim = property(lambda self: len(self.shape))
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError("ourad: a value the tape did not keep was read")
+
+    def __repr__(self):
+        return f"Absent(shape={self.shape}, dtype={self.dtype})"
+
+
+class RuleReadsDroppedValue(RuntimeError):
+    """A VJP rule would read a value its tape did not keep: the rule that runs is not the one
+    the tape was recorded for (it was changed while the function was being differentiated)."""
+
+
+# Values below this size are always kept: they cost less to keep than to drop.
+DROP_BYTES = 1 << 18
+
+
+def _lean(prim, args, out, parents):
+    """What a lean tape keeps of a node: `(args, out, dropped)`, with an `Absent` for each
+    large array that none of the node's VJP rules (the rules of its parents' positions, read
+    from the table now) declares it reads. A rule without a declaration keeps everything."""
+    vjps = prim.vjp
+    if vjps is None:
+        return args, out, None
+    needs = None
+    for i, _ in parents:
+        n = getattr(vjps[i], "needs", None)
+        if n is None:
+            return args, out, None
+        needs = n if needs is None else needs | n
+    dropped = None
+    if type(out) is ndarray and out.nbytes >= DROP_BYTES and "y" not in needs:
+        out, dropped = Absent(out.shape, out.dtype), ("y",)
+    kept = None
+    for j, a in enumerate(args):
+        if type(a) is ndarray and a.nbytes >= DROP_BYTES and j not in needs:
+            if kept is None:
+                kept = list(args)
+            kept[j] = Absent(a.shape, a.dtype)
+            dropped = (dropped or ()) + (j,)
+    return (args if kept is None else tuple(kept)), out, dropped
+
+
+def _check_reads(prim, i, rule, dropped):
+    """Refuse a rule that would read one of the values a node dropped."""
+    needs = getattr(rule, "needs", None)
+    if needs is not None and not any(d in needs for d in dropped):
+        return
+    what = ", ".join("its output" if d == "y" else f"input {d}" for d in dropped)
+    raise RuleReadsDroppedValue(
+        f"ourad: the reverse rule of '{prim.name}' with respect to argument {i} may read "
+        f"values the tape did not keep ({what}): the rule that runs is not the one the tape "
+        "was recorded for. Change rules before differentiating, not inside the function; "
+        "ourad.vjp's tape keeps every value.")
 
 
 _NO_PARAMS: dict = {}   # shared by every node without parameters; never written to
@@ -66,18 +155,22 @@ def _operator(prim, si):
             if o.level != lvl or isinstance(o.primal, Tracer):
                 return bind(prim, s, o) if si == 0 else bind(prim, o, s)
             args = (a, o.primal) if si == 0 else (o.primal, a)   # both ours
-            parents = ((0, s), (1, o)) if si == 0 else ((0, o), (1, s))
+            parents = ((0, s.node), (1, o.node)) if si == 0 else ((0, o.node), (1, s.node))
         elif si == 0:
-            args, parents = (a, o), ((0, s),)
+            args, parents = (a, o), ((0, s.node),)
         else:
-            args, parents = (o, a), ((1, s),)
+            args, parents = (o, a), ((1, s.node),)
         out = prim.impl(*args)
         if counters:
             for c in counters:
                 c._add(prim, out, args, _NO_PARAMS)
-        node = VJPTracer(lvl, out, prim, args, _NO_PARAMS, parents)
+        if tr.lean:
+            kept, y, dropped = _lean(prim, args, out, parents)
+            node = Node(prim, kept, _NO_PARAMS, y, parents, dropped)
+        else:
+            node = Node(prim, args, _NO_PARAMS, out, parents)
         tr.tape.append(node)
-        return node
+        return VJPTracer(lvl, out, node)
     return op
 
 
@@ -129,9 +222,13 @@ class JVPTrace(_Trace):
 
 
 class VJPTrace(_Trace):
-    def __init__(self):
+    """A reverse trace and its tape. A `lean` tape (for a single walk right after the
+    recording) keeps only what its rules read; see the module's documentation."""
+
+    def __init__(self, lean=False):
         self.level = new_level()
-        self.tape: list[VJPTracer] = []
+        self.tape: list[Node] = []
+        self.lean = lean
         self.dirty = False   # cotangents may be left on the tape (a kept or a failed walk)
 
     def process(self, prim, args, params):
@@ -141,21 +238,24 @@ class VJPTrace(_Trace):
             s = args[0]
             primals = (s.primal,)
             out = prim.impl(*primals, **params) if params else prim.impl(*primals)
-            parents = ((0, s),)
+            parents = ((0, s.node),)
         else:
             primals, parents, nested = self._unwrap(args)
-            if nested:   # the inner level runs it, and counts its flops
+            if nested:   # the inner level runs it, and counts its flops; every value kept
                 out = bind(prim, *primals, **params)
-                node = VJPTracer(lvl, out, prim, primals, params, parents)
-                self.tape.append(node)
-                return node
+                self.tape.append(node := Node(prim, primals, params, out, parents))
+                return VJPTracer(lvl, out, node)
             out = prim.impl(*primals, **params)
         if counters:
             for c in counters:
                 c._add(prim, out, primals, params)
-        node = VJPTracer(lvl, out, prim, primals, params, parents)
+        if self.lean:   # the values are concrete here
+            kept, y, dropped = _lean(prim, primals, out, parents)
+            node = Node(prim, kept, params, y, parents, dropped)
+        else:
+            node = Node(prim, primals, params, out, parents)
         self.tape.append(node)
-        return node
+        return VJPTracer(lvl, out, node)
 
     def _unwrap(self, args):
         """The inputs' values one level down, the tape's parents among them, and whether any
@@ -166,7 +266,7 @@ class VJPTrace(_Trace):
         for i, a in enumerate(args):
             if isinstance(a, Tracer):
                 if a.level == lvl:
-                    parents.append((i, a))
+                    parents.append((i, a.node))
                     a = a.primal
                     nested = nested or isinstance(a, Tracer)
                 else:
@@ -175,16 +275,16 @@ class VJPTrace(_Trace):
         return primals, parents, nested
 
     def leaf(self, x):
-        return VJPTracer(self.level, x, None, (), None, ())
+        return VJPTracer(self.level, x, Node(None, (), None, None, ()))
 
     def backward(self, seeds, leaves, keep=False, release=False):
         """Walk the tape from its end, sending cotangents to parents; `seeds` are (node,
-        cotangent) pairs of the outputs. The tape is in execution order, so its reverse is a
-        topological order: no recursion, no sort. With `keep`, every node keeps its cotangent
-        (for `ourad.trace`); else each is dropped once sent on. With `release` (the last walk
-        of this tape) a node also drops its values once its rules have run, so memory is
-        freed as the walk goes. Returns the leaves' cotangents (None for a leaf no output
-        depends on)."""
+        cotangent) pairs of the outputs, `leaves` the inputs' nodes. The tape is in execution
+        order, so its reverse is a topological order: no recursion, no sort. With `keep`,
+        every node keeps its cotangent (for `ourad.trace`); else each is dropped once sent on.
+        With `release` (the last walk of this tape) a node also drops its values once its
+        rules have run, so memory is freed as the walk goes. Returns the leaves' cotangents
+        (None for a leaf no output depends on)."""
         # with no other transform live, every value the rules see is concrete
         xp = (CONCRETE_COUNTED if counters else CONCRETE) if len(live) == 1 else _xp
         plain = xp is CONCRETE   # float cotangents may then be summed with `+`
@@ -202,17 +302,23 @@ class VJPTrace(_Trace):
                 continue
             if not keep:
                 node.ct = None  # free memory as we go
-            prim, args, params, out = node.prim, node.args, node.params, node.primal
+            prim, args, params, out = node.prim, node.args, node.params, node.out
             vjps = prim.vjp
             for i, parent in node.parents:
                 rule = vjps[i] if vjps is not None else None
                 if rule is None:
                     raise NotImplementedError(
                         f"ourad: reverse mode of '{prim.name}' with respect to argument {i}")
+                if node.dropped is not None:
+                    _check_reads(prim, i, rule, node.dropped)
                 gi = rule(xp, g, out, *args, **params) if params else rule(xp, g, out, *args)
                 if type(gi) is not float:
                     a = args[i]   # unbroadcast is looked up here, at every use
-                    if type(gi) is not ndarray or type(a) is not ndarray or gi.shape != a.shape:
+                    ta = type(a)
+                    if ta is ndarray or ta is Absent:
+                        if type(gi) is not ndarray or gi.shape != a.shape:
+                            gi = unbroadcast(xp, gi, a.shape)
+                    else:
                         gi = unbroadcast(xp, gi, shape_of(a))
                 ct = parent.ct
                 if ct is None:
@@ -222,6 +328,6 @@ class VJPTrace(_Trace):
                 else:
                     parent.ct = xp.add(ct, gi)
             if release:
-                node.args = node.primal = None
+                node.args = node.out = None
         self.dirty = keep
         return [n.ct for n in leaves]
