@@ -65,10 +65,10 @@ class Node:
     "y" for the output); else `dropped` is None."""
     __slots__ = ("prim", "args", "params", "out", "parents", "ct", "dropped")
 
-    def __init__(self, prim, args, params, out, parents, dropped=None):
-        self.prim, self.args, self.params, self.out, self.parents, self.dropped = (
-            prim, args, params, out, parents, dropped)
-        self.ct = None
+    def __init__(self, prim, args, params, out, parents):
+        self.prim, self.args, self.params, self.out, self.parents = (
+            prim, args, params, out, parents)
+        self.ct = self.dropped = None
 
 
 class Absent:
@@ -99,30 +99,40 @@ class RuleReadsDroppedValue(RuntimeError):
 DROP_BYTES = 1 << 18
 
 
-def _lean(prim, args, out, parents):
-    """What a lean tape keeps of a node: `(args, out, dropped)`, with an `Absent` for each
-    large array that none of the node's VJP rules (the rules of its parents' positions, read
-    from the table now) declares it reads. A rule without a declaration keeps everything."""
-    vjps = prim.vjp
+def _large(values):
+    for v in values:
+        if type(v) is ndarray and v.nbytes >= DROP_BYTES:
+            return True
+    return False
+
+
+def _drop(node):
+    """Make `node` lean: an `Absent` in place of each large array that none of its VJP rules
+    (the rules of its parents' positions, read from the table now) declares it reads. A rule
+    without a declaration keeps everything."""
+    vjps = node.prim.vjp
     if vjps is None:
-        return args, out, None
+        return
     needs = None
-    for i, _ in parents:
+    for i, _ in node.parents:
         n = getattr(vjps[i], "needs", None)
         if n is None:
-            return args, out, None
+            return
         needs = n if needs is None else needs | n
-    dropped = None
+    out, dropped = node.out, ()
     if type(out) is ndarray and out.nbytes >= DROP_BYTES and "y" not in needs:
-        out, dropped = Absent(out.shape, out.dtype), ("y",)
+        node.out, dropped = Absent(out.shape, out.dtype), ("y",)
     kept = None
-    for j, a in enumerate(args):
+    for j, a in enumerate(node.args):
         if type(a) is ndarray and a.nbytes >= DROP_BYTES and j not in needs:
             if kept is None:
-                kept = list(args)
+                kept = list(node.args)
             kept[j] = Absent(a.shape, a.dtype)
-            dropped = (dropped or ()) + (j,)
-    return (args if kept is None else tuple(kept)), out, dropped
+            dropped += (j,)
+    if kept is not None:
+        node.args = tuple(kept)
+    if dropped:
+        node.dropped = dropped
 
 
 def _check_reads(prim, i, rule, dropped):
@@ -164,11 +174,13 @@ def _operator(prim, si):
         if counters:
             for c in counters:
                 c._add(prim, out, args, _NO_PARAMS)
+        node = Node(prim, args, _NO_PARAMS, out, parents)
         if tr.lean:
-            kept, y, dropped = _lean(prim, args, out, parents)
-            node = Node(prim, kept, _NO_PARAMS, y, parents, dropped)
-        else:
-            node = Node(prim, args, _NO_PARAMS, out, parents)
+            x0, x1 = args
+            if type(out) is ndarray and out.nbytes >= DROP_BYTES or \
+                    type(x0) is ndarray and x0.nbytes >= DROP_BYTES or \
+                    type(x1) is ndarray and x1.nbytes >= DROP_BYTES:
+                _drop(node)
         tr.tape.append(node)
         return VJPTracer(lvl, out, node)
     return op
@@ -249,11 +261,10 @@ class VJPTrace(_Trace):
         if counters:
             for c in counters:
                 c._add(prim, out, primals, params)
-        if self.lean:   # the values are concrete here
-            kept, y, dropped = _lean(prim, primals, out, parents)
-            node = Node(prim, kept, params, y, parents, dropped)
-        else:
-            node = Node(prim, primals, params, out, parents)
+        node = Node(prim, primals, params, out, parents)
+        if self.lean and (type(out) is ndarray and out.nbytes >= DROP_BYTES or
+                          _large(primals)):   # the values are concrete here
+            _drop(node)
         self.tape.append(node)
         return VJPTracer(lvl, out, node)
 

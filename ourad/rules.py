@@ -92,13 +92,6 @@ def fresh(d):
     return d
 
 
-def _writable(p, t):
-    """Whether the product t * p may be written over `p`, a fresh result of a partial: both
-    concrete arrays of one shape and dtype (anything traced goes through the trace)."""
-    return type(p) is np.ndarray and type(t) is np.ndarray and p.shape == t.shape and \
-        p.dtype == t.dtype
-
-
 def _times_partial(d, nin):
     """The map t -> d * t of one input of an elementwise primitive, its JVP and VJP rule."""
     if d is None:
@@ -119,7 +112,10 @@ def _times_partial(d, nin):
     if nin == 1 and getattr(d, "fresh", False):
         def times_fresh(xp, t, y, x):
             p = d(xp, y, x)
-            return xp.multiply(t, p, out=p) if _writable(p, t) else xp.multiply(t, p)
+            if type(p) is np.ndarray and type(t) is np.ndarray and p.shape == t.shape and \
+                    p.dtype == t.dtype:   # both concrete (anything traced goes through the trace)
+                return xp.multiply(t, p, out=p)
+            return xp.multiply(t, p)
         return times_fresh
     if nin == 1:   # spelled out by arity: no *args packing on the hot path
         return lambda xp, t, y, x: xp.multiply(t, d(xp, y, x))
@@ -328,22 +324,27 @@ def _mT(xp, x):
     return xp.matrix_transpose(x)
 
 
+def _ndim(x):
+    return len(shape_of(x))   # an array's, a tracer's or a dropped value's, without NumPy's
+
+
 def _matmul_vjp_a(xp, g, y, a, b):
-    if np.ndim(b) == 1:
-        if np.ndim(a) == 1:
+    nb = _ndim(b)
+    if nb == 1:
+        if _ndim(a) == 1:
             return xp.multiply(g, b)
         return xp.multiply(xp.expand_dims(g, -1), b)         # outer product (..., m) x (k,)
-    if np.ndim(a) == 1:
-        return xp.matmul(b, g) if np.ndim(b) == 2 else xp.matmul(b, xp.expand_dims(g, -1))[..., 0]
+    if _ndim(a) == 1:
+        return xp.matmul(b, g) if nb == 2 else xp.matmul(b, xp.expand_dims(g, -1))[..., 0]
     return xp.matmul(g, _mT(xp, b))
 
 
 def _matmul_vjp_b(xp, g, y, a, b):
-    if np.ndim(a) == 1:
-        if np.ndim(b) == 1:
+    if _ndim(a) == 1:
+        if _ndim(b) == 1:
             return xp.multiply(g, a)
         return xp.multiply(xp.expand_dims(a, -1), xp.expand_dims(g, -2))   # (k,) x (..., n)
-    if np.ndim(b) == 1:
+    if _ndim(b) == 1:
         return xp.matmul(_mT(xp, a), xp.expand_dims(g, -1))[..., 0]
     return xp.matmul(_mT(xp, a), g)
 
@@ -353,7 +354,8 @@ def _matmul_flops(y, a, b):
 
 
 def _matmul_impl(a, b):
-    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 == b.ndim:
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 == b.ndim and \
+            a.shape[0] * b.shape[1] * a.itemsize >= buffers.MIN_BYTES:   # a large result
         return np.matmul(a, b, out=buffers.matmul_out(a, b))
     return np.matmul(a, b)
 
