@@ -9,16 +9,16 @@ trace unwraps its own tracers, binds the primitive again one level down, and wra
 - the reverse trace appends a node to a tape; `backward` later walks the tape backwards,
   iteratively, accumulating cotangents with the primitive's VJP rules.
 
-A value being differentiated in reverse mode (a `VJPTracer`, what the function computes with)
-and its entry on the tape (a `Node`, what the reverse pass reads) are two objects, so that the
-tape can hold less than the function did. A tape recorded to be walked once, right away
-(`grad` and `value_and_grad`), is *lean*: a node keeps only the large values its VJP rules
+A value of the reverse trace (a `VJPTracer`) is its own entry on the tape, except where the
+tape should hold less than the function does. A tape recorded to be walked once, right away
+(`grad` and `value_and_grad`), is *lean*: an entry keeps only the large values its VJP rules
 read, as each rule declares (`needs`, set in `ourad.rules`), and the shape and dtype of the
-others (`Absent`). A matmul's output or a bias sum is then freed as soon as the function no
-longer holds it, rather than at the end of the reverse pass. A rule is read from the table at
-every use: one that declares nothing reads everything, so nothing is dropped for it, and a rule
-changed between the recording and the walk that would read a dropped value is refused with an
-error, never fed a placeholder.
+others (`Absent`); where a large output is not read, the entry is a separate `Node`, so that
+a matmul's output or a bias sum is freed as soon as the function lets go of it rather than at
+the end of the reverse pass. A rule is read from the table at every use: one that declares
+nothing reads everything, so nothing is dropped for it, and a rule changed between the
+recording and the walk that would read a dropped value is refused with an error, never fed a
+placeholder.
 
 Rules call the operations of `ourad.xp`, so when the values they see are themselves tracers of
 an outer level the rules are traced in turn: derivatives of derivatives come for free, and
@@ -30,6 +30,8 @@ to what was asked for: differentiating an MLP with respect to its input alone ru
 weight-gradient products. The transforms built on these traces are in `ourad.transforms`.
 """
 from __future__ import annotations
+
+from operator import attrgetter
 
 from numpy import ndarray
 
@@ -50,25 +52,29 @@ class JVPTracer(ArrayOps, Tracer):
 
 
 class VJPTracer(ArrayOps, Tracer):
-    """A value of the reverse trace: its primal and its entry on the tape."""
-    __slots__ = ("node",)
+    """A value on the tape. It is its own tape entry: the primitive that made it, that
+    primitive's (unwrapped) inputs and parameters, its parents on the tape (`(input position,
+    entry)` pairs) and the cotangent the reverse pass accumulates. Where a lean tape drops
+    some of those values, the entry is a separate `Node` instead, `entry` is that node, and
+    the tracer holds its primal alone."""
+    __slots__ = ("prim", "args", "params", "parents", "ct", "entry")
+    dropped = None   # an entry of its own keeps every value
 
-    def __init__(self, level, primal, node):
-        self.level, self.primal, self.node = level, primal, node
+    def __init__(self, level, primal, prim, args, params, parents):
+        self.level, self.primal, self.prim, self.args, self.params, self.parents = (
+            level, primal, prim, args, params, parents)
+        self.ct = self.entry = None
 
 
 class Node:
-    """An entry of the tape: the primitive that made a value, that primitive's (unwrapped)
-    inputs and parameters, its output, its parents on the tape (`(input position, node)`
-    pairs) and the cotangent the reverse pass accumulates. In a lean tape an input or the
-    output no rule of the node reads is an `Absent`, and `dropped` names them (input positions,
-    "y" for the output); else `dropped` is None."""
-    __slots__ = ("prim", "args", "params", "out", "parents", "ct", "dropped")
+    """A tape entry apart from its value (see `VJPTracer`); `dropped` names the values it did
+    not keep, input positions and "y" for the output (`primal`), each an `Absent`."""
+    __slots__ = ("prim", "args", "params", "primal", "parents", "ct", "dropped")
 
-    def __init__(self, prim, args, params, out, parents):
-        self.prim, self.args, self.params, self.out, self.parents = (
-            prim, args, params, out, parents)
-        self.ct = self.dropped = None
+    def __init__(self, prim, args, params, primal, parents, dropped):
+        self.prim, self.args, self.params, self.primal, self.parents, self.dropped = (
+            prim, args, params, primal, parents, dropped)
+        self.ct = None
 
 
 class Absent:
@@ -106,48 +112,58 @@ def _large(values):
     return False
 
 
-def _drop(node):
-    """Make `node` lean: an `Absent` in place of each large array that none of its VJP rules
-    (the rules of its parents' positions, read from the table now) declares it reads. A rule
-    without a declaration keeps everything."""
-    vjps = node.prim.vjp
+def _drop(t):
+    """Make the tape entry of tracer `t` lean: where none of its VJP rules (the rules of its
+    parents' positions, read from the table now) declares it reads a large array among its
+    inputs and output, its entry becomes a `Node` with an `Absent` in that array's place. A
+    rule without a declaration keeps everything."""
+    vjps = t.prim.vjp
     if vjps is None:
         return
     needs = None
-    for i, _ in node.parents:
+    for i, _ in t.parents:
         n = getattr(vjps[i], "needs", None)
         if n is None:
             return
         needs = n if needs is None else needs | n
-    out, dropped = node.out, ()
+    out = t.primal
     if type(out) is ndarray and out.nbytes >= DROP_BYTES and "y" not in needs:
-        node.out, dropped = Absent(out.shape, out.dtype), ("y",)
+        out, dropped = Absent(out.shape, out.dtype), ("y",)
+    else:
+        dropped = ()
+    args = t.args
     kept = None
-    for j, a in enumerate(node.args):
+    for j, a in enumerate(args):
         if type(a) is ndarray and a.nbytes >= DROP_BYTES and j not in needs:
             if kept is None:
-                kept = list(node.args)
+                kept = list(args)
             kept[j] = Absent(a.shape, a.dtype)
             dropped += (j,)
-    if kept is not None:
-        node.args = tuple(kept)
     if dropped:
-        node.dropped = dropped
+        t.entry = Node(t.prim, args if kept is None else tuple(kept), t.params, out, t.parents,
+                       dropped)
+        t.prim = t.args = t.params = t.parents = None   # the tracer keeps its primal alone
 
 
-def _check_reads(prim, i, rule, dropped):
-    """Refuse a rule that would read one of the values a node dropped."""
-    needs = getattr(rule, "needs", None)
-    if needs is not None and not any(d in needs for d in dropped):
-        return
-    what = ", ".join("its output" if d == "y" else f"input {d}" for d in dropped)
-    raise RuleReadsDroppedValue(
-        f"ourad: the reverse rule of '{prim.name}' with respect to argument {i} may read "
-        f"values the tape did not keep ({what}): the rule that runs is not the one the tape "
-        "was recorded for. Change rules before differentiating, not inside the function; "
-        "ourad.vjp's tape keeps every value.")
+def _check_reads(node):
+    """Refuse to walk a node whose rules (read from the table now, as the walk will) may read
+    one of the values it dropped."""
+    prim, dropped = node.prim, node.dropped
+    vjps = prim.vjp
+    for i, _ in node.parents:
+        rule = vjps[i] if vjps is not None else None
+        needs = getattr(rule, "needs", None)
+        if rule is None or needs is not None and not any(d in needs for d in dropped):
+            continue   # (no rule: the walk raises its own error)
+        what = ", ".join("its output" if d == "y" else f"input {d}" for d in dropped)
+        raise RuleReadsDroppedValue(
+            f"ourad: the reverse rule of '{prim.name}' with respect to argument {i} may read "
+            f"values the tape did not keep ({what}): the rule that runs is not the one the "
+            "tape was recorded for. Change rules before differentiating, not inside the "
+            "function; ourad.vjp's tape keeps every value.")
 
 
+_ct = attrgetter("ct")
 _NO_PARAMS: dict = {}   # shared by every node without parameters; never written to
 
 
@@ -165,24 +181,26 @@ def _operator(prim, si):
             if o.level != lvl or isinstance(o.primal, Tracer):
                 return bind(prim, s, o) if si == 0 else bind(prim, o, s)
             args = (a, o.primal) if si == 0 else (o.primal, a)   # both ours
-            parents = ((0, s.node), (1, o.node)) if si == 0 else ((0, o.node), (1, s.node))
+            parents = ((0, s.entry or s), (1, o.entry or o)) if si == 0 else \
+                ((0, o.entry or o), (1, s.entry or s))
         elif si == 0:
-            args, parents = (a, o), ((0, s.node),)
+            args, parents = (a, o), ((0, s.entry or s),)
         else:
-            args, parents = (o, a), ((1, s.node),)
+            args, parents = (o, a), ((1, s.entry or s),)
         out = prim.impl(*args)
         if counters:
             for c in counters:
                 c._add(prim, out, args, _NO_PARAMS)
-        node = Node(prim, args, _NO_PARAMS, out, parents)
-        if tr.lean:
+        node = VJPTracer(lvl, out, prim, args, _NO_PARAMS, parents)
+        if type(out) is ndarray and tr.lean:   # (not an array: a float, or a vector dot)
             x0, x1 = args
-            if type(out) is ndarray and out.nbytes >= DROP_BYTES or \
-                    type(x0) is ndarray and x0.nbytes >= DROP_BYTES or \
+            if out.nbytes >= DROP_BYTES or type(x0) is ndarray and x0.nbytes >= DROP_BYTES or \
                     type(x1) is ndarray and x1.nbytes >= DROP_BYTES:
                 _drop(node)
+                tr.tape.append(node.entry or node)
+                return node
         tr.tape.append(node)
-        return VJPTracer(lvl, out, node)
+        return node
     return op
 
 
@@ -248,25 +266,32 @@ class VJPTrace(_Trace):
         if len(args) == 1 and not isinstance(args[0].primal, Tracer):
             # one input, so it is ours (bind chose its level): the unary ops' common case
             s = args[0]
-            primals = (s.primal,)
-            out = prim.impl(*primals, **params) if params else prim.impl(*primals)
-            parents = ((0, s.node),)
+            x = s.primal
+            primals = (x,)
+            out = prim.impl(x, **params) if params else prim.impl(x)
+            parents = ((0, s.entry or s),)
+            large = type(out) is not float and (   # (a float came from a float)
+                type(out) is ndarray and out.nbytes >= DROP_BYTES or
+                type(x) is ndarray and x.nbytes >= DROP_BYTES)
         else:
             primals, parents, nested = self._unwrap(args)
             if nested:   # the inner level runs it, and counts its flops; every value kept
                 out = bind(prim, *primals, **params)
-                self.tape.append(node := Node(prim, primals, params, out, parents))
-                return VJPTracer(lvl, out, node)
+                node = VJPTracer(lvl, out, prim, primals, params, parents)
+                self.tape.append(node)
+                return node
             out = prim.impl(*primals, **params)
+            large = type(out) is ndarray and out.nbytes >= DROP_BYTES or _large(primals)
         if counters:
             for c in counters:
                 c._add(prim, out, primals, params)
-        node = Node(prim, primals, params, out, parents)
-        if self.lean and (type(out) is ndarray and out.nbytes >= DROP_BYTES or
-                          _large(primals)):   # the values are concrete here
+        node = VJPTracer(lvl, out, prim, primals, params, parents)
+        if large and self.lean:   # the values are concrete here
             _drop(node)
-        self.tape.append(node)
-        return VJPTracer(lvl, out, node)
+            self.tape.append(node.entry or node)
+        else:
+            self.tape.append(node)
+        return node
 
     def _unwrap(self, args):
         """The inputs' values one level down, the tape's parents among them, and whether any
@@ -277,7 +302,7 @@ class VJPTrace(_Trace):
         for i, a in enumerate(args):
             if isinstance(a, Tracer):
                 if a.level == lvl:
-                    parents.append((i, a.node))
+                    parents.append((i, a.entry or a))
                     a = a.primal
                     nested = nested or isinstance(a, Tracer)
                 else:
@@ -286,16 +311,16 @@ class VJPTrace(_Trace):
         return primals, parents, nested
 
     def leaf(self, x):
-        return VJPTracer(self.level, x, Node(None, (), None, None, ()))
+        return VJPTracer(self.level, x, None, (), None, ())
 
     def backward(self, seeds, leaves, keep=False, release=False):
         """Walk the tape from its end, sending cotangents to parents; `seeds` are (node,
-        cotangent) pairs of the outputs, `leaves` the inputs' nodes. The tape is in execution
-        order, so its reverse is a topological order: no recursion, no sort. With `keep`,
-        every node keeps its cotangent (for `ourad.trace`); else each is dropped once sent on.
-        With `release` (the last walk of this tape) a node also drops its values once its
-        rules have run, so memory is freed as the walk goes. Returns the leaves' cotangents
-        (None for a leaf no output depends on)."""
+        cotangent) pairs of the outputs' tape entries (`t.entry or t` for a tracer t). The tape
+        is in execution order, so its reverse is a topological order: no recursion, no sort.
+        With `keep`, every node keeps its cotangent (for `ourad.trace`); else each is dropped
+        once sent on. With `release` (the last walk of this tape) a node also drops its values
+        once its rules have run, so memory is freed as the walk goes. Returns the leaves'
+        cotangents (None for a leaf no output depends on)."""
         # with no other transform live, every value the rules see is concrete
         xp = (CONCRETE_COUNTED if counters else CONCRETE) if len(live) == 1 else _xp
         plain = xp is CONCRETE   # float cotangents may then be summed with `+`
@@ -313,24 +338,20 @@ class VJPTrace(_Trace):
                 continue
             if not keep:
                 node.ct = None  # free memory as we go
-            prim, args, params, out = node.prim, node.args, node.params, node.out
+            prim, args, params, out = node.prim, node.args, node.params, node.primal
             vjps = prim.vjp
+            if node.dropped is not None:
+                _check_reads(node)
             for i, parent in node.parents:
                 rule = vjps[i] if vjps is not None else None
                 if rule is None:
                     raise NotImplementedError(
                         f"ourad: reverse mode of '{prim.name}' with respect to argument {i}")
-                if node.dropped is not None:
-                    _check_reads(prim, i, rule, node.dropped)
                 gi = rule(xp, g, out, *args, **params) if params else rule(xp, g, out, *args)
                 if type(gi) is not float:
                     a = args[i]   # unbroadcast is looked up here, at every use
-                    ta = type(a)
-                    if ta is ndarray or ta is Absent:
-                        if type(gi) is not ndarray or gi.shape != a.shape:
-                            gi = unbroadcast(xp, gi, a.shape)
-                    else:
-                        gi = unbroadcast(xp, gi, shape_of(a))
+                    if type(gi) is not ndarray or type(a) is not ndarray or gi.shape != a.shape:
+                        gi = unbroadcast(xp, gi, shape_of(a))   # (an Absent's shape too)
                 ct = parent.ct
                 if ct is None:
                     parent.ct = gi
@@ -339,6 +360,6 @@ class VJPTrace(_Trace):
                 else:
                     parent.ct = xp.add(ct, gi)
             if release:
-                node.args = node.out = None
+                node.args = node.primal = None
         self.dirty = keep
-        return [n.ct for n in leaves]
+        return list(map(_ct, leaves))

@@ -88,26 +88,26 @@ def trace(f, *primals, tangents=None, cotangent=None, names=None) -> Trace:
     index = {}
     entries = []
     for k, (leaf, t, nm) in enumerate(zip(ins, tangents, names)):
-        index[id(leaf.node)] = k + 1 - n
+        index[id(leaf)] = k + 1 - n
         entries.append(Entry(k + 1 - n, "input", [nm], leaf.primal, t))
-    tangent_of = {id(leaf.node): t for leaf, t in zip(ins, tangents)}
-    for j, node in enumerate(tr.tape, start=1):   # a tape that keeps every value
+    tangent_of = {id(leaf): t for leaf, t in zip(ins, tangents)}
+    for j, node in enumerate(tr.tape, start=1):
         index[id(node)] = j
         parents = {i: p for i, p in node.parents}
         args = [f"v_{{{index[id(parents[i])]}}}" if i in parents else _const(a)
                 for i, a in enumerate(node.args)]
         t = None
         for i, p in node.parents:
-            ti = node.prim.jvp[i](_xp, tangent_of[id(p)], node.out, *node.args,
+            ti = node.prim.jvp[i](_xp, tangent_of[id(p)], node.primal, *node.args,
                                  **node.params)
             t = ti if t is None else _xp.add(t, ti)
         tangent_of[id(node)] = t
-        entries.append(Entry(j, node.prim.name, args, node.out, t, params=dict(node.params)))
+        entries.append(Entry(j, node.prim.name, args, node.primal, t, params=dict(node.params)))
     if isinstance(out, VJPTracer) and out.level == tr.level:
         y_bar = np.ones_like(out.primal) if cotangent is None else cotangent
         with tr:
-            tr.backward([(out.node, y_bar)], [leaf.node for leaf in ins], keep=True)
-        nodes = [leaf.node for leaf in ins] + tr.tape
+            tr.backward([(out, y_bar)], ins, keep=True)
+        nodes = ins + tr.tape
         for e, node in zip(entries, nodes):
             e.adjoint = node.ct
         out = out.primal

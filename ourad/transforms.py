@@ -173,10 +173,10 @@ def vjp(f: Callable, *primals, _caller: str = "vjp"):
         leaves = [tr.leaf(p) for p in primals]
         out = f(*leaves)
     if isinstance(out, VJPTracer) and out.level == tr.level:   # the common case, first
-        structure, nodes, outs = None, [out.node], [out.primal]
+        structure, nodes, outs = None, [out.entry or out], [out.primal]
     else:
         flat, structure = _flatten(out, _caller)
-        nodes = [o.node if isinstance(o, VJPTracer) and o.level == tr.level else None
+        nodes = [o.entry or o if isinstance(o, VJPTracer) and o.level == tr.level else None
                  for o in flat]
         outs = [o.primal if n is not None else o for o, n in zip(flat, nodes)]
 
@@ -190,7 +190,7 @@ def vjp(f: Callable, *primals, _caller: str = "vjp"):
         if not seeds:
             return tuple([_zeros_like(p) for p in primals])
         with tr:  # the level must be live while the tape is walked (nested use)
-            x_bars = tr.backward(seeds, [leaf.node for leaf in leaves])
+            x_bars = tr.backward(seeds, leaves)
         return tuple([_zeros_like(p) if c is None else c for c, p in zip(x_bars, primals)])
 
     return (outs[0] if structure is None else _unflatten(structure, outs)), vjp_fn
@@ -221,18 +221,20 @@ def value_and_grad(f: Callable, argnums=0):
         lvl = tr.level
         live[lvl] = tr   # as `with tr:`, one frame fewer
         try:   # one walk of the tape, which is then dropped: it may free as it goes
-            leaves = [tr.leaf(p) for p in primals]
+            leaves = list(map(tr.leaf, primals))   # (no comprehension's frame)
             out = g(*leaves)
             if isinstance(out, VJPTracer) and out.level == lvl and \
                     shape_of(out.primal) == ():   # the common case, first
                 y = out.primal
-                cts = tr.backward([(out.node, 1.0 if type(y) is float else _ones_like(y))],
-                                  [leaf.node for leaf in leaves], release=True)
+                cts = tr.backward([(out.entry or out, 1.0 if type(y) is float else
+                                    _ones_like(y))], leaves, release=True)
             else:
                 y, cts = _not_traced(out), [None] * len(leaves)
         finally:
             del live[lvl]
-        cts = [_zeros_like(p) if c is None else c for c, p in zip(cts, primals)]
+        for k, c in enumerate(cts):
+            if c is None:
+                cts[k] = _zeros_like(primals[k])
         return y, (cts[0] if isinstance(argnums, int) else tuple(cts))
 
     return wrapped

@@ -52,7 +52,7 @@ def _data(seed=0):
 
 class _Seen:
     def __init__(self, node):
-        self.prim, self.args, self.out, self.dropped = (node.prim, node.args, node.out,
+        self.prim, self.args, self.out, self.dropped = (node.prim, node.args, node.primal,
                                                         node.dropped)
 
 
