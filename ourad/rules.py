@@ -190,7 +190,7 @@ defrule("negative", buffers.unary(operator.neg, np.negative), partials=(-1.0,), 
 
 def _dpow_dbase(xp, y, a, b):
     # d/da a**b = b a**(b-1); a constant scalar exponent (x ** 2) needs no pow for b - 1
-    if not isinstance(b, Tracer) and np.ndim(b) == 0:
+    if type(b) is float or type(b) is int or not isinstance(b, Tracer) and np.ndim(b) == 0:
         b = float(b)
         return xp.multiply(2.0, a) if b == 2.0 else xp.multiply(b, xp.pow(a, b - 1.0))
     return xp.multiply(b, xp.pow(a, xp.subtract(b, 1.0)))
@@ -324,8 +324,8 @@ def _mT(xp, x):
     return xp.matrix_transpose(x)
 
 
-def _ndim(x):
-    return len(shape_of(x))   # an array's, a tracer's or a dropped value's, without NumPy's
+def _ndim(x):   # an array's, a tracer's or a dropped value's, without NumPy's wrapper
+    return x.ndim if type(x) is np.ndarray else len(shape_of(x))
 
 
 def _matmul_vjp_a(xp, g, y, a, b):
@@ -380,8 +380,8 @@ def axes_of(axis, ndim) -> tuple:
 
 def _restore(xp, g, x, axis, keepdims):
     """Put the reduced axes back into g and broadcast it to x's shape."""
-    shape = np.shape(x)
-    if not keepdims and np.ndim(primal_of(g)) > 0:   # a 0-d g broadcasts as it is
+    shape = shape_of(x)
+    if not keepdims and shape_of(g) != ():   # a 0-d g broadcasts as it is
         kept = list(shape)
         for a in axes_of(axis, len(shape)):
             kept[a] = 1
@@ -450,6 +450,10 @@ def _broadcast_impl(x, shape):
     # arrays from a scalar (a loss's cotangent) directly
     if type(x) is np.ndarray and x.shape == shape:
         return x
+    if type(x) is float and math.prod(shape) <= 4096:
+        out = np.empty(shape)   # float64, as np.full's
+        out.fill(x)
+        return out
     if np.ndim(x) == 0 and math.prod(shape) <= 4096:
         return np.full(shape, x, dtype=np.result_type(x))
     return np.broadcast_to(x, shape)

@@ -223,8 +223,8 @@ def value_and_grad(f: Callable, argnums=0):
         try:   # one walk of the tape, which is then dropped: it may free as it goes
             leaves = list(map(tr.leaf, primals))   # (no comprehension's frame)
             out = g(*leaves)
-            if isinstance(out, VJPTracer) and out.level == lvl and \
-                    shape_of(out.primal) == ():   # the common case, first
+            if isinstance(out, VJPTracer) and out.level == lvl and (
+                    type(out.primal) is float or shape_of(out.primal) == ()):   # common, first
                 y = out.primal
                 cts = tr.backward([(out.entry or out, 1.0 if type(y) is float else
                                     _ones_like(y))], leaves, release=True)
