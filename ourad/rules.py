@@ -55,23 +55,18 @@ def defrule(name, impl, *, flops, sample, partials=None, jvp=None, vjp=None, kin
     `kink(*inputs, **params)` gives each output entry's distance to the nearest point where
     the op is not differentiable (None: smooth on its domain).
 
-    `reads`, one entry per input, declares what the VJP rule of that input reads besides the
-    cotangent: "y" for the output, an int for an input's position. The shapes and dtypes of
-    all are always at hand. It becomes the rule's attribute `needs` (a frozenset), which a
-    tape walked once reads to drop the large values no rule of a node reads (`ourad.core`). A
-    rule without `needs` (any rule put in the table later, unless it sets one) is given every
-    value.
+    `reads`, per input, is what its VJP rule reads besides the cotangent ("y": the output, an
+    int: an input; shapes and dtypes are always at hand), set as the rule's `needs`, by which
+    `grad`'s tape drops the large values no rule reads (`ourad.core`). A rule without `needs`
+    gets every value.
     """
     if (partials is None) == (jvp is None or vjp is None):
         raise TypeError(f"defrule('{name}'): give either partials or both jvp and vjp")
     if partials is not None:
         jvp = vjp = tuple(_times_partial(d, len(partials)) for d in partials)
-    if reads is not None:
-        if len(reads) != len(vjp):
-            raise TypeError(f"defrule('{name}'): reads needs one entry per input")
-        for rule, r in zip(vjp, reads):
-            if rule is not None:
-                rule.needs = frozenset(r)
+    for rule, r in zip(vjp, reads) if reads else ():   # (every rule gets one: a test checks)
+        if rule is not None:
+            rule.needs = frozenset(r)
     prim = Primitive(name, impl, jvp, vjp, flops, sample, kink, partials)
     RULES[name] = prim
     return prim
@@ -85,9 +80,8 @@ class over:
 
 
 def fresh(d):
-    """Mark a partial derivative of a one-input primitive whose array results are made for
-    the call and held by nothing else: the rule then writes its product with the tangent over
-    that array instead of into another one (the same values, one large temporary fewer)."""
+    """Mark a one-input partial derivative whose array results nothing else holds: the rule
+    writes its product with the tangent over them (the same values, a temporary fewer)."""
     d.fresh = True
     return d
 
@@ -110,12 +104,10 @@ def _times_partial(d, nin):
             return (lambda xp, t, y, x: t) if d == 1.0 else (lambda xp, t, y, x: xp.negative(t))
         return (lambda xp, t, y, a, b: t) if d == 1.0 else (lambda xp, t, y, a, b: xp.negative(t))
     if nin == 1 and getattr(d, "fresh", False):
-        def times_fresh(xp, t, y, x):
+        def times_fresh(xp, t, y, x):   # over p where both are concrete arrays of one kind
             p = d(xp, y, x)
-            if type(p) is np.ndarray and type(t) is np.ndarray and p.shape == t.shape and \
-                    p.dtype == t.dtype:   # both concrete (anything traced goes through the trace)
-                return xp.multiply(t, p, out=p)
-            return xp.multiply(t, p)
+            same = type(p) is np.ndarray and type(t) is np.ndarray and p.shape == t.shape
+            return xp.multiply(t, p, out=p) if same and p.dtype == t.dtype else xp.multiply(t, p)
         return times_fresh
     if nin == 1:   # spelled out by arity: no *args packing on the hot path
         return lambda xp, t, y, x: xp.multiply(t, d(xp, y, x))
@@ -222,6 +214,7 @@ defrule("log", buffers.unary(math.log, np.log), partials=(over(lambda xp, y, x: 
 
 defrule("log1p", buffers.unary(math.log1p, np.log1p), partials=(over(lambda xp, y, x: xp.add(1.0, x)),),
         reads=((0,),), flops=_size, sample=sampling.elementwise("above-1"))
+
 
 @fresh
 def _dtanh(xp, y, x):
@@ -450,12 +443,10 @@ def _broadcast_impl(x, shape):
     # arrays from a scalar (a loss's cotangent) directly
     if type(x) is np.ndarray and x.shape == shape:
         return x
-    if type(x) is float and math.prod(shape) <= 4096:
-        out = np.empty(shape)   # float64, as np.full's
-        out.fill(x)
+    if (type(x) is float or np.ndim(x) == 0) and math.prod(shape) <= 4096:
+        out = np.empty(shape, np.float64 if type(x) is float else np.result_type(x))
+        out.fill(x)   # as np.full, without its wrapper
         return out
-    if np.ndim(x) == 0 and math.prod(shape) <= 4096:
-        return np.full(shape, x, dtype=np.result_type(x))
     return np.broadcast_to(x, shape)
 
 
