@@ -13,9 +13,9 @@ A value of the reverse trace (a `VJPTracer`) is its own entry on the tape, excep
 tape should hold less than the function does. A tape recorded to be walked once, right away
 (`grad` and `value_and_grad`), is *lean*: an entry keeps only the large values its VJP rules
 read, as each rule declares (`needs`, set in `ourad.rules`), and the shape and dtype of the
-others (`Absent`); where a large output is not read, the entry is a separate `Node`, so that
-a matmul's output or a bias sum is freed as soon as the function lets go of it rather than at
-the end of the reverse pass. A rule is read from the table at every use: one that declares
+others (`Absent`); an entry that drops a value is a separate `Node`, so that a matmul's output
+or a bias sum is freed as soon as the function lets go of it rather than at the end of the
+reverse pass. A rule is read from the table at every use: one that declares
 nothing reads everything, so nothing is dropped for it, and a rule changed between the
 recording and the walk that would read a dropped value is refused with an error, never fed a
 placeholder.

@@ -297,3 +297,18 @@ def test_a_lean_gradient_equals_the_full_tapes_bit_for_bit(case):
     with ourad.count_flops() as c_full:
         ourad.vjp(f, W)[1](1.0)
     assert c_lean.by_primitive == c_full.by_primitive
+
+
+def test_a_rule_that_reads_more_than_it_declares_fails_loudly_not_silently(swap):
+    # functools.wraps copies the declaration of the rule it wraps; reading x anyway must raise
+    import functools
+    x, W, b, w = _data()
+    right = RULES["tanh"].vjp[0]
+
+    @functools.wraps(right)
+    def reads_x_too(xp_, g, y, x_):
+        return xp_.multiply(right(xp_, g, y, x_), xp_.cos(xp_.multiply(0.0, x_)))
+    assert reads_x_too.needs == frozenset({"y"})
+    swap("tanh", (reads_x_too,))
+    with pytest.raises(TypeError, match="Absent"):
+        ourad.grad(lambda W: xp.sum(xp.tanh(x @ W + b) * w))(W)
