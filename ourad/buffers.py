@@ -60,8 +60,10 @@ def unary(math_fn, np_fn, into=None):
 
 def binary(op, np_fn):
     """The implementation of a two-input elementwise primitive: `op` on two Python floats,
-    the ufunc `np_fn` on anything else, into a kept buffer where the result is large."""
-    def impl(a, b):
+    the ufunc `np_fn` on anything else, into a kept buffer where the result is large, or into
+    `out` where the caller gives an array of the result's shape and dtype that nothing else
+    holds (a rule overwriting a temporary of its own)."""
+    def impl(a, b, out=None):
         if type(a) is float and type(b) is float:
             try:
                 r = op(a, b)
@@ -71,6 +73,8 @@ def binary(op, np_fn):
                 pass
             with np.errstate(all="ignore"):
                 return float(np_fn(a, b))
+        if out is not None:
+            return np_fn(a, b, out=out)
         if type(a) is np.ndarray and a.nbytes >= MIN_BYTES or \
                 type(b) is np.ndarray and b.nbytes >= MIN_BYTES:
             return np_fn(a, b, out=out_for(a, b))

@@ -42,7 +42,8 @@ from .primitive import Primitive, Tracer, primal_of, shape_of
 RULES: dict[str, Primitive] = {}
 
 
-def defrule(name, impl, *, flops, sample, partials=None, jvp=None, vjp=None, kink=None):
+def defrule(name, impl, *, flops, sample, partials=None, jvp=None, vjp=None, kink=None,
+            reads=None):
     """Add one primitive to the table. Every other part of ourad (the namespace `ourad.xp`,
     the parametrised tests, the harness's index of ops) reads this table.
 
@@ -53,11 +54,19 @@ def defrule(name, impl, *, flops, sample, partials=None, jvp=None, vjp=None, kin
     `sample(rng) -> (inputs, params)` draws a valid call from the op's domain (tests use it);
     `kink(*inputs, **params)` gives each output entry's distance to the nearest point where
     the op is not differentiable (None: smooth on its domain).
+
+    `reads`, per input, is what its VJP rule reads besides the cotangent ("y": the output, an
+    int: an input; shapes and dtypes are always at hand), set as the rule's `needs`, by which
+    `grad`'s tape drops the large values no rule reads (`ourad.core`). A rule without `needs`
+    gets every value.
     """
     if (partials is None) == (jvp is None or vjp is None):
         raise TypeError(f"defrule('{name}'): give either partials or both jvp and vjp")
     if partials is not None:
         jvp = vjp = tuple(_times_partial(d, len(partials)) for d in partials)
+    for rule, r in zip(vjp, reads) if reads else ():   # (every rule gets one: a test checks)
+        if rule is not None:
+            rule.needs = frozenset(r)
     prim = Primitive(name, impl, jvp, vjp, flops, sample, kink, partials)
     RULES[name] = prim
     return prim
@@ -68,6 +77,13 @@ class over:
 
     def __init__(self, g):
         self.g = g
+
+
+def fresh(d):
+    """Mark a one-input partial derivative whose array results nothing else holds: the rule
+    writes its product with the tangent over them (the same values, a temporary fewer)."""
+    d.fresh = True
+    return d
 
 
 def _times_partial(d, nin):
@@ -87,6 +103,12 @@ def _times_partial(d, nin):
         if nin == 1:
             return (lambda xp, t, y, x: t) if d == 1.0 else (lambda xp, t, y, x: xp.negative(t))
         return (lambda xp, t, y, a, b: t) if d == 1.0 else (lambda xp, t, y, a, b: xp.negative(t))
+    if nin == 1 and getattr(d, "fresh", False):
+        def times_fresh(xp, t, y, x):   # over p where both are concrete arrays of one kind
+            p = d(xp, y, x)
+            same = type(p) is np.ndarray and type(t) is np.ndarray and p.shape == t.shape
+            return xp.multiply(t, p, out=p) if same and p.dtype == t.dtype else xp.multiply(t, p)
+        return times_fresh
     if nin == 1:   # spelled out by arity: no *args packing on the hot path
         return lambda xp, t, y, x: xp.multiply(t, d(xp, y, x))
     return lambda xp, t, y, a, b: xp.multiply(t, d(xp, y, a, b))
@@ -138,29 +160,29 @@ _real, _real2 = sampling.elementwise("real"), sampling.elementwise("real", "real
 
 # --- elementwise arithmetic -------------------------------------------------------------------
 
-defrule("add", buffers.binary(operator.add, np.add), partials=(1.0, 1.0),
+defrule("add", buffers.binary(operator.add, np.add), partials=(1.0, 1.0), reads=((), ()),
         flops=_size, sample=_real2)
 
 defrule("subtract", buffers.binary(operator.sub, np.subtract), partials=(1.0, -1.0),
-        flops=_size, sample=_real2)
+        reads=((), ()), flops=_size, sample=_real2)
 
 defrule("multiply", buffers.binary(operator.mul, np.multiply),
         partials=(lambda xp, y, a, b: b,
                   lambda xp, y, a, b: a),
-        flops=_size, sample=_real2)
+        reads=((1,), (0,)), flops=_size, sample=_real2)
 
 defrule("divide", buffers.binary(operator.truediv, np.divide),
         partials=(over(lambda xp, y, a, b: b),                          # 1 / b
                   lambda xp, y, a, b: xp.negative(xp.divide(y, b))),   # -a / b^2 = -y / b
-        flops=_size, sample=sampling.elementwise("real", "nonzero"))
+        reads=((1,), ("y", 1)), flops=_size, sample=sampling.elementwise("real", "nonzero"))
 
-defrule("negative", buffers.unary(operator.neg, np.negative), partials=(-1.0,),
+defrule("negative", buffers.unary(operator.neg, np.negative), partials=(-1.0,), reads=((),),
         flops=_size, sample=_real)
 
 
 def _dpow_dbase(xp, y, a, b):
     # d/da a**b = b a**(b-1); a constant scalar exponent (x ** 2) needs no pow for b - 1
-    if not isinstance(b, Tracer) and np.ndim(b) == 0:
+    if type(b) is float or type(b) is int or not isinstance(b, Tracer) and np.ndim(b) == 0:
         b = float(b)
         return xp.multiply(2.0, a) if b == 2.0 else xp.multiply(b, xp.pow(a, b - 1.0))
     return xp.multiply(b, xp.pow(a, xp.subtract(b, 1.0)))
@@ -174,27 +196,33 @@ def _dpow_dexp(xp, y, a, b):
 
 
 defrule("pow", buffers.binary(operator.pow, np.power), partials=(_dpow_dbase, _dpow_dexp),
-        flops=_size, sample=sampling.elementwise("positive", "real"))
+        reads=((0, 1), ("y", 0)), flops=_size, sample=sampling.elementwise("positive", "real"))
 
 # --- elementwise transcendental ---------------------------------------------------------------
 
 defrule("sin", buffers.unary(math.sin, np.sin), partials=(lambda xp, y, x: xp.cos(x),),
-        flops=_size, sample=_real)
+        reads=((0,),), flops=_size, sample=_real)
 
 defrule("cos", buffers.unary(math.cos, np.cos), partials=(lambda xp, y, x: xp.negative(xp.sin(x)),),
-        flops=_size, sample=_real)
+        reads=((0,),), flops=_size, sample=_real)
 
 defrule("exp", buffers.unary(math.exp, np.exp), partials=(lambda xp, y, x: y,),
-        flops=_size, sample=_real)
+        reads=(("y",),), flops=_size, sample=_real)
 
 defrule("log", buffers.unary(math.log, np.log), partials=(over(lambda xp, y, x: x),),
-        flops=_size, sample=sampling.elementwise("positive"))
+        reads=((0,),), flops=_size, sample=sampling.elementwise("positive"))
 
 defrule("log1p", buffers.unary(math.log1p, np.log1p), partials=(over(lambda xp, y, x: xp.add(1.0, x)),),
-        flops=_size, sample=sampling.elementwise("above-1"))
+        reads=((0,),), flops=_size, sample=sampling.elementwise("above-1"))
 
-defrule("tanh", buffers.unary(math.tanh, np.tanh),
-        partials=(lambda xp, y, x: xp.subtract(1.0, xp.multiply(y, y)),),
+
+@fresh
+def _dtanh(xp, y, x):
+    yy = xp.multiply(y, y)   # 1 - y^2, the subtraction written over y^2 where it is an array
+    return xp.subtract(1.0, yy, out=yy) if type(yy) is np.ndarray else xp.subtract(1.0, yy)
+
+
+defrule("tanh", buffers.unary(math.tanh, np.tanh), partials=(_dtanh,), reads=(("y",),),
         flops=_size, sample=_real)
 
 
@@ -212,21 +240,22 @@ def _sigmoid_math(x):
 
 
 defrule("sigmoid", buffers.unary(_sigmoid_math, _sigmoid_np),
-        partials=(lambda xp, y, x: xp.multiply(y, xp.subtract(1.0, y)),),
+        partials=(lambda xp, y, x: xp.multiply(y, xp.subtract(1.0, y)),), reads=(("y",),),
         flops=_size, sample=_real)
 
 defrule("sqrt", buffers.unary(math.sqrt, np.sqrt), partials=(over(lambda xp, y, x: xp.multiply(2.0, y)),),
-        flops=_size, sample=sampling.elementwise("positive"))
+        reads=(("y",),), flops=_size, sample=sampling.elementwise("positive"))
 
 # --- kinks ------------------------------------------------------------------------------------
 
 defrule("sign", buffers.unary(lambda x: float((x > 0) - (x < 0)), np.sign), partials=(0.0,),
-        flops=_size, sample=_real, kink=lambda x: np.abs(x))
+        reads=(("y",),), flops=_size, sample=_real, kink=lambda x: np.abs(x))
 
 defrule("abs", buffers.unary(math.fabs, np.abs), partials=(lambda xp, y, x: xp.sign(x),),
-        flops=_size, sample=_real, kink=lambda x: np.abs(x))
+        reads=((0,),), flops=_size, sample=_real, kink=lambda x: np.abs(x))
 
 
+@fresh
 def _relu_mask(xp, y, x):
     x = primal_of(x)   # the notes: f'(z) = 1 for z >= 0
     out = buffers.out_for(x) if type(x) is np.ndarray else None
@@ -241,7 +270,7 @@ def _relu_np(x, out=None):
 
 
 defrule("relu", buffers.unary(lambda x: x if x > 0 or x != x else 0.0, _relu_np, into=_relu_np),
-        partials=(_relu_mask,), flops=_size, sample=_real, kink=lambda x: np.abs(x))
+        partials=(_relu_mask,), reads=((0,),), flops=_size, sample=_real, kink=lambda x: np.abs(x))
 
 
 def _share(a, b):
@@ -254,12 +283,14 @@ def _share(a, b):
 defrule("maximum", buffers.binary(lambda a, b: a if a >= b or a != a else b, np.maximum),
         partials=(lambda xp, y, a, b: _share(a, b),
                   lambda xp, y, a, b: _share(b, a)),
-        flops=_size, sample=_real2, kink=lambda a, b: np.abs(np.subtract(a, b)))
+        reads=((0, 1), (0, 1)), flops=_size, sample=_real2,
+        kink=lambda a, b: np.abs(np.subtract(a, b)))
 
 defrule("minimum", buffers.binary(lambda a, b: a if a <= b or a != a else b, np.minimum),
         partials=(lambda xp, y, a, b: _share(b, a),
                   lambda xp, y, a, b: _share(a, b)),
-        flops=_size, sample=_real2, kink=lambda a, b: np.abs(np.subtract(a, b)))
+        reads=((0, 1), (0, 1)), flops=_size, sample=_real2,
+        kink=lambda a, b: np.abs(np.subtract(a, b)))
 
 
 def _where_impl(c, a, b):
@@ -274,7 +305,8 @@ def _where_impl(c, a, b):
 _WHERE = (None,
           lambda xp, t, y, c, a, b: xp.where(c, t, 0.0),
           lambda xp, t, y, c, a, b: xp.where(c, 0.0, t))
-defrule("where", _where_impl, jvp=_WHERE, vjp=_WHERE, flops=_size, sample=sampling.where)
+defrule("where", _where_impl, jvp=_WHERE, vjp=_WHERE, reads=((), (0,), (0,)), flops=_size,
+        sample=sampling.where)
 
 # --- linear algebra ---------------------------------------------------------------------------
 
@@ -285,22 +317,27 @@ def _mT(xp, x):
     return xp.matrix_transpose(x)
 
 
+def _ndim(x):   # an array's, a tracer's or a dropped value's, without NumPy's wrapper
+    return x.ndim if type(x) is np.ndarray else len(shape_of(x))
+
+
 def _matmul_vjp_a(xp, g, y, a, b):
-    if np.ndim(b) == 1:
-        if np.ndim(a) == 1:
+    nb = _ndim(b)
+    if nb == 1:
+        if _ndim(a) == 1:
             return xp.multiply(g, b)
         return xp.multiply(xp.expand_dims(g, -1), b)         # outer product (..., m) x (k,)
-    if np.ndim(a) == 1:
-        return xp.matmul(b, g) if np.ndim(b) == 2 else xp.matmul(b, xp.expand_dims(g, -1))[..., 0]
+    if _ndim(a) == 1:
+        return xp.matmul(b, g) if nb == 2 else xp.matmul(b, xp.expand_dims(g, -1))[..., 0]
     return xp.matmul(g, _mT(xp, b))
 
 
 def _matmul_vjp_b(xp, g, y, a, b):
-    if np.ndim(a) == 1:
-        if np.ndim(b) == 1:
+    if _ndim(a) == 1:
+        if _ndim(b) == 1:
             return xp.multiply(g, a)
         return xp.multiply(xp.expand_dims(a, -1), xp.expand_dims(g, -2))   # (k,) x (..., n)
-    if np.ndim(b) == 1:
+    if _ndim(b) == 1:
         return xp.matmul(_mT(xp, a), xp.expand_dims(g, -1))[..., 0]
     return xp.matmul(_mT(xp, a), g)
 
@@ -310,7 +347,8 @@ def _matmul_flops(y, a, b):
 
 
 def _matmul_impl(a, b):
-    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 == b.ndim:
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 == b.ndim and \
+            a.shape[0] * b.shape[1] * a.itemsize >= buffers.MIN_BYTES:   # a large result
         return np.matmul(a, b, out=buffers.matmul_out(a, b))
     return np.matmul(a, b)
 
@@ -318,7 +356,7 @@ def _matmul_impl(a, b):
 defrule("matmul", _matmul_impl,
         jvp=(lambda xp, a_dot, y, a, b: xp.matmul(a_dot, b),
              lambda xp, b_dot, y, a, b: xp.matmul(a, b_dot)),
-        vjp=(_matmul_vjp_a, _matmul_vjp_b),
+        vjp=(_matmul_vjp_a, _matmul_vjp_b), reads=((1,), (0,)),   # and the inputs' ndim
         flops=_matmul_flops, sample=sampling.matmul)
 
 # --- reductions -------------------------------------------------------------------------------
@@ -335,8 +373,8 @@ def axes_of(axis, ndim) -> tuple:
 
 def _restore(xp, g, x, axis, keepdims):
     """Put the reduced axes back into g and broadcast it to x's shape."""
-    shape = np.shape(x)
-    if not keepdims and np.ndim(primal_of(g)) > 0:   # a 0-d g broadcasts as it is
+    shape = shape_of(x)
+    if not keepdims and shape_of(g) != ():   # a 0-d g broadcasts as it is
         kept = list(shape)
         for a in axes_of(axis, len(shape)):
             kept[a] = 1
@@ -360,7 +398,7 @@ defrule("sum", _sum_impl,
         jvp=(lambda xp, x_dot, y, x, axis=None, keepdims=False:
              xp.sum(x_dot, axis=axis, keepdims=keepdims),),
         vjp=(lambda xp, y_bar, y, x, axis=None, keepdims=False:
-             _restore(xp, y_bar, x, axis, keepdims),),
+             _restore(xp, y_bar, x, axis, keepdims),), reads=((),),   # x's shape
         flops=_reduce_flops, sample=sampling.reduction)
 
 
@@ -382,7 +420,7 @@ defrule("max", _max_impl,
                     keepdims=keepdims),),
         vjp=(lambda xp, y_bar, y, x, axis=None, keepdims=False:
              xp.multiply(_restore(xp, y_bar, x, axis, keepdims),
-                         _max_weights(xp, y, x, axis, keepdims)),),
+                         _max_weights(xp, y, x, axis, keepdims)),), reads=(("y", 0),),
         flops=_reduce_flops, sample=sampling.reduction)
 
 # --- shape ------------------------------------------------------------------------------------
@@ -396,7 +434,7 @@ def _reshape_impl(x, shape):
 
 defrule("reshape", _reshape_impl,
         jvp=(lambda xp, x_dot, y, x, shape: xp.reshape(x_dot, shape),),
-        vjp=(lambda xp, y_bar, y, x, shape: xp.reshape(y_bar, np.shape(x)),),
+        vjp=(lambda xp, y_bar, y, x, shape: xp.reshape(y_bar, np.shape(x)),), reads=((),),
         flops=_zero, sample=sampling.reshape)
 
 
@@ -405,20 +443,22 @@ def _broadcast_impl(x, shape):
     # arrays from a scalar (a loss's cotangent) directly
     if type(x) is np.ndarray and x.shape == shape:
         return x
-    if np.ndim(x) == 0 and math.prod(shape) <= 4096:
-        return np.full(shape, x, dtype=np.result_type(x))
+    if (type(x) is float or np.ndim(x) == 0) and math.prod(shape) <= 4096:
+        out = np.empty(shape, np.float64 if type(x) is float else np.result_type(x))
+        out.fill(x)   # as np.full, without its wrapper
+        return out
     return np.broadcast_to(x, shape)
 
 
 defrule("broadcast_to", _broadcast_impl,
         jvp=(lambda xp, x_dot, y, x, shape: xp.broadcast_to(x_dot, shape),),
         vjp=(lambda xp, y_bar, y, x, shape: unbroadcast(xp, y_bar, np.shape(x)),),
-        flops=_zero, sample=sampling.broadcast_to)
+        reads=((),), flops=_zero, sample=sampling.broadcast_to)
 
 defrule("permute_dims", lambda x, axes: np.transpose(x, axes),
         jvp=(lambda xp, x_dot, y, x, axes: xp.permute_dims(x_dot, axes),),
         vjp=(lambda xp, y_bar, y, x, axes:
-             xp.permute_dims(y_bar, tuple(np.argsort(axes))),),
+             xp.permute_dims(y_bar, tuple(np.argsort(axes))),), reads=((),),
         flops=_zero, sample=sampling.permute_dims)
 
 
@@ -431,13 +471,13 @@ def _scatter_impl(g, idx, shape):
 defrule("getitem", lambda x, idx: x[idx],
         jvp=(lambda xp, x_dot, y, x, idx: xp.getitem(x_dot, idx),),
         vjp=(lambda xp, y_bar, y, x, idx:
-             xp.scatter_add(y_bar, idx=idx, shape=np.shape(x)),),
+             xp.scatter_add(y_bar, idx=idx, shape=np.shape(x)),), reads=((),),
         flops=_zero, sample=sampling.getitem)
 
 defrule("scatter_add", _scatter_impl,
         jvp=(lambda xp, g_dot, y, g, idx, shape:
              xp.scatter_add(g_dot, idx=idx, shape=shape),),
-        vjp=(lambda xp, y_bar, y, g, idx, shape: xp.getitem(y_bar, idx),),
+        vjp=(lambda xp, y_bar, y, g, idx, shape: xp.getitem(y_bar, idx),), reads=((),),
         flops=lambda y, g, idx, shape: np.size(g), sample=sampling.scatter_add)
 
 

@@ -173,10 +173,11 @@ def vjp(f: Callable, *primals, _caller: str = "vjp"):
         leaves = [tr.leaf(p) for p in primals]
         out = f(*leaves)
     if isinstance(out, VJPTracer) and out.level == tr.level:   # the common case, first
-        structure, nodes, outs = None, [out], [out.primal]
+        structure, nodes, outs = None, [out.entry or out], [out.primal]
     else:
         flat, structure = _flatten(out, _caller)
-        nodes = [o if isinstance(o, VJPTracer) and o.level == tr.level else None for o in flat]
+        nodes = [o.entry or o if isinstance(o, VJPTracer) and o.level == tr.level else None
+                 for o in flat]
         outs = [o.primal if n is not None else o for o, n in zip(flat, nodes)]
 
     def vjp_fn(y_bar):
@@ -216,22 +217,24 @@ def value_and_grad(f: Callable, argnums=0):
     def wrapped(*args):
         primals = [_check_float(args[i], "grad") for i in nums]
         g = f if everything and len(args) == len(nums) else _at(f, args, nums)
-        tr = VJPTrace()
+        tr = VJPTrace(lean=True)   # walked once, right away: it keeps what its rules read
         lvl = tr.level
         live[lvl] = tr   # as `with tr:`, one frame fewer
         try:   # one walk of the tape, which is then dropped: it may free as it goes
-            leaves = [tr.leaf(p) for p in primals]
+            leaves = list(map(tr.leaf, primals))   # (no comprehension's frame)
             out = g(*leaves)
-            if isinstance(out, VJPTracer) and out.level == lvl and \
-                    shape_of(out.primal) == ():   # the common case, first
+            if isinstance(out, VJPTracer) and out.level == lvl and (
+                    type(out.primal) is float or shape_of(out.primal) == ()):   # common, first
                 y = out.primal
-                cts = tr.backward([(out, 1.0 if type(y) is float else _ones_like(y))], leaves,
-                                  release=True)
+                cts = tr.backward([(out.entry or out, 1.0 if type(y) is float else
+                                    _ones_like(y))], leaves, release=True)
             else:
                 y, cts = _not_traced(out), [None] * len(leaves)
         finally:
             del live[lvl]
-        cts = [_zeros_like(p) if c is None else c for c, p in zip(cts, primals)]
+        for k, c in enumerate(cts):
+            if c is None:
+                cts[k] = _zeros_like(primals[k])
         return y, (cts[0] if isinstance(argnums, int) else tuple(cts))
 
     return wrapped
