@@ -207,7 +207,7 @@ def shape_of_output(f, xp, primals):
 
 
 __all__ = ["call", "Fault", "Malformed", "TimedOut", "MissingOp", "check_jvp", "check_vjp",
-           "to_float64", "describe", "has_mode", "nonfinite_where_finite", "fmt"]
+           "frozen", "to_float64", "describe", "has_mode", "nonfinite_where_finite", "fmt"]
 
 
 def dtype_name(x) -> str:
@@ -222,12 +222,27 @@ def dtype_name(x) -> str:
     return str(dt).rsplit(".", 1)[-1]          # torch.float32 -> float32
 
 
+def frozen(a):
+    """`a` (an array, or a list or tuple of them) as read-only views: an engine is handed the
+    point's own arrays, and one that wrote into them would change the input every engine
+    after it is asked at (a correct engine then fails, an oracle disagrees). The write
+    raises instead ("assignment destination is read-only"), in the engine that made it."""
+    if isinstance(a, np.ndarray):
+        v = a.view()
+        v.flags.writeable = False
+        return v
+    if isinstance(a, (list, tuple)):
+        return type(a)(frozen(b) for b in a)
+    return a
+
+
 def answer(engine, kind: str, f, x, w, out_shape, timeout=None, seen: dict | None = None):
     """An engine's validated answer to `kind` ("jvp" along tangents w, "vjp" along the
     cotangent w, "hvp" along w = (cotangent, tangents)) at x: (answer, None), or
     (None, Fault) when it raised, timed out or answered something malformed. Every engine,
     subject or oracle, is asked through here. `seen["dtype"]`, when given, receives the type
     the derivative was answered in (answers are compared in float64)."""
+    x, w = frozen(x if isinstance(x, (list, tuple)) else list(x)), frozen(w)
     args = (f, x, *w) if kind == "hvp" else (f, x, w)
     res, fault = call(getattr(engine, kind), *args, timeout=timeout)
     if fault is not None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ENGINES = Path(__file__).resolve().parent / "engines"
@@ -156,3 +157,33 @@ def test_a_bad_baseline_is_one_usage_error_naming_the_path(tmp_path, kind):
     code, out = conformance(tmp_path, "--ad-baseline", str(path))
     assert code == 4, out
     assert str(path) in out and message in out and out.count("\n") < 10, out
+
+
+def test_an_engine_that_writes_into_its_inputs_changes_no_other_engines_records():
+    """Engines are handed read-only views of the point's arrays: the write raises in the
+    engine that made it, and every engine after it is asked at the drawn input."""
+    sys.path.insert(0, str(ENGINES))
+    try:
+        from broken import WritesIntoItsInputs
+    finally:
+        sys.path.remove(str(ENGINES))
+    import oracles
+    from oracles.claims import load_catalogue
+    from oracles.harness import Harness, draw_inputs
+    names = [n for n in ("jax", "torch", "fd", "referee") if oracles.available()[n] is True]
+    h = Harness([WritesIntoItsInputs(), oracles.engine("ourad-reverse")],
+                {n: oracles.engine(n) for n in names}, seed=0)
+    for claim in [c for c in load_catalogue()
+                  if c.id in ("chain-scalar-sin-exp-tanh", "dense-jacobian-wrt-y")]:
+        x = draw_inputs(claim, 2)
+        before = [[a.copy() for a in p] for p in x]
+        recs = h.run_claim(claim, x)
+        assert all(np.array_equal(a, b) for p, q in zip(x, before) for a, b in zip(p, q))
+        writer = [r for r in recs if r.engine == "writes-into-its-inputs"
+                  and r.check in ("jvp", "vjp") and r.dtype == "float64"]
+        assert writer and all(r.category == "subject-defect" and "read-only" in r.detail
+                              for r in writer), [(r.check, r.category, r.detail) for r in writer]
+        right = [r for r in recs if r.engine == "ourad-reverse"]
+        assert right and all(r.category in ("agree", "inconclusive", "unsupported")
+                             for r in right), [(r.check, r.category) for r in right]
+        assert not [r for r in recs if r.category == "oracle-disagreement"]

@@ -194,3 +194,21 @@ class WrongOnce(Base):
         self.calls += 1
         out, t = _right.jvp(f, primals, tangents)
         return out, t * 2.0 if self.calls == 1 else t
+
+
+class WritesIntoItsInputs(Base):
+    """Right answers, then scales the primals it was handed in place (the input every
+    engine after it would see)."""
+    name = "writes-into-its-inputs"
+
+    def jvp(self, f, primals, tangents):
+        res = _right.jvp(f, primals, tangents)
+        for p in primals:
+            p *= 1.5
+        return res
+
+    def vjp(self, f, primals, cotangent):
+        res = _right.vjp(f, primals, cotangent)
+        for p in primals:
+            p *= 1.5
+        return res
