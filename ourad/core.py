@@ -92,6 +92,12 @@ class Absent:
     def __array__(self, *args, **kwargs):
         raise TypeError("ourad: a value the tape did not keep was read")
 
+    # Python's own defaults would answer these without reading a value (`absent == 0` is
+    # False, `bool(absent)` True): a rule that compares a dropped value must fail instead.
+    __eq__ = __ne__ = __bool__ = __len__ = __iter__ = __float__ = __int__ = __index__ = \
+        __array__
+    __hash__ = object.__hash__
+
     def __repr__(self):
         return f"Absent(shape={self.shape}, dtype={self.dtype})"
 

@@ -249,7 +249,7 @@ defrule("sqrt", buffers.unary(math.sqrt, np.sqrt), partials=(over(lambda xp, y, 
 # --- kinks ------------------------------------------------------------------------------------
 
 defrule("sign", buffers.unary(lambda x: float((x > 0) - (x < 0)), np.sign), partials=(0.0,),
-        reads=(("y",),), flops=_size, sample=_real, kink=lambda x: np.abs(x))
+        reads=((),), flops=_size, sample=_real, kink=lambda x: np.abs(x))
 
 defrule("abs", buffers.unary(math.fabs, np.abs), partials=(lambda xp, y, x: xp.sign(x),),
         reads=((0,),), flops=_size, sample=_real, kink=lambda x: np.abs(x))

@@ -312,3 +312,31 @@ def test_a_rule_that_reads_more_than_it_declares_fails_loudly_not_silently(swap)
     swap("tanh", (reads_x_too,))
     with pytest.raises(TypeError, match="Absent"):
         ourad.grad(lambda W: xp.sum(xp.tanh(x @ W + b) * w))(W)
+
+
+def test_a_rule_that_compares_a_dropped_value_fails_rather_than_answering():
+    """`==`, `!=` and `bool()` on a value the tape did not keep raise, as reading it does:
+    Python's defaults would have answered (False, True) and the gradient been wrong."""
+    import functools
+
+    a = Absent((3,), np.dtype(np.float64))
+    for probe in (lambda: a == 0, lambda: a != 0, lambda: bool(a), lambda: float(a),
+                  lambda: len(a), lambda: list(a)):
+        with pytest.raises(TypeError, match="did not keep"):
+            probe()
+    assert {a: 1}[a] == 1   # still hashable, by identity
+
+    X = np.random.default_rng(0).standard_normal((300, 300))
+    f = lambda w: xp.sum(xp.relu(X @ w) * X)   # noqa: E731
+    orig = RULES["relu"].vjp
+
+    @functools.wraps(orig[0])            # copies `needs`, which does not name the output
+    def reads_the_output(xp_, t, y, x):
+        return xp_.where(y == 0, 0.0, t)
+
+    RULES["relu"].vjp = (reads_the_output,)
+    try:
+        with pytest.raises(TypeError, match="did not keep"):
+            ourad.grad(f)(X)
+    finally:
+        RULES["relu"].vjp = orig
