@@ -3,11 +3,16 @@ and the cost of verifying one gradient of the notes' network against
 torch.autograd.gradcheck on the same function.
 
     python benchmarks/bench_conformance.py              # everything
-    python benchmarks/bench_conformance.py --no-runs    # skip the two full conformance runs
+    python benchmarks/bench_conformance.py --no-runs    # skip the full conformance runs
+    python benchmarks/bench_conformance.py --runs 3 --no-slow   # the README's tables
+
+The conformance runs: one to fill the caches, then `--runs` pairs (serial, `-n 2`) run
+alternately with the caches warm, and as many with JAX's and the formulas' caches empty
+(cold, as on a fresh machine); medians and their ratio.
 
 Verifying the gradient "with our checks" is what the conformance run does for one drawn
 input of the network claim: the subject's VJP along a random cotangent against the reference
-(JAX and PyTorch agreeing, confirmed by finite differences along one random direction: O(1)
+(JAX and PyTorch agreeing, confirmed by finite differences along the point's tangent: O(1)
 evaluations of f, whatever the number of parameters), plus the subject's JVP against its own
 VJP. gradcheck's fast mode checks one random projection of the Jacobian against finite
 differences; its slow mode forms the whole numerical Jacobian, one perturbation per
@@ -18,8 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -129,17 +136,46 @@ def gradcheck_slow():
         return None
 
 
-def conformance_wall(extra):
-    t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "pytest", "tests/notes", "-q", "-p",
-                        "no:cacheprovider", "--ad-report-dir", str(OUT / "conformance"),
-                        *extra], cwd=ROOT, capture_output=True, text=True)
-    return time.perf_counter() - t0, p.returncode
+def conformance_wall(extra, cold=False):
+    """Wall time of `pytest tests/notes` (plus `extra`) and its exit status; `cold`: with
+    JAX's compilation cache and the formulas' cache empty, as on a fresh machine."""
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory() as tmp:
+        if cold:
+            env.update(AD_JAX_CACHE=os.path.join(tmp, "jax"),
+                       AD_MATH_CACHE=os.path.join(tmp, "math"))
+        t0 = time.perf_counter()
+        p = subprocess.run([sys.executable, "-m", "pytest", "tests/notes", "-q", "-p",
+                            "no:cacheprovider", "--ad-report-dir", str(OUT / "conformance"),
+                            *extra], cwd=ROOT, capture_output=True, text=True, env=env)
+        return time.perf_counter() - t0, p.returncode
+
+
+def conformance_runs(repeats):
+    """Serial and `-n 2` alternately, `repeats` pairs warm (the caches as they are, after
+    one run to fill them) and `repeats` pairs cold: medians, their ratio, the exit codes."""
+    conformance_wall([])   # fills the caches
+    rows = {}
+    for cache in ("warm", "cold"):
+        times = {"serial": [], "-n 2": []}
+        codes = set()
+        for _ in range(repeats):
+            for name, extra in (("serial", []), ("-n 2", ["-n", "2"])):
+                t, rc = conformance_wall(extra, cold=cache == "cold")
+                times[name].append(t)
+                codes.add(rc)
+        serial, par = (float(np.median(times[k])) for k in ("serial", "-n 2"))
+        rows[cache] = {"serial_s": serial, "n2_s": par, "ratio": serial / par,
+                       "serial_all": times["serial"], "n2_all": times["-n 2"],
+                       "exit": sorted(codes)}
+    return rows
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-runs", action="store_true", help="skip the full conformance runs")
+    ap.add_argument("--runs", type=int, default=3,
+                    help="pairs of conformance runs (serial, -n 2) warm and again cold")
     ap.add_argument("--no-slow", action="store_true",
                     help="skip gradcheck's slow mode (it runs up to its time limit)")
     args = ap.parse_args(argv)
@@ -172,12 +208,14 @@ def main(argv=None):
                 "not run |  |" if args.no_slow else
                 f"did not finish in {SLOW_LIMIT_S} s | > {SLOW_LIMIT_S / t_fast:.0f} |"), ""]
     if not args.no_runs:
-        serial, rc1 = conformance_wall([])
-        par, rc2 = conformance_wall(["-n", "2"])
-        result["conformance_run"] = {"serial_s": serial, "n2_s": par, "exit": [rc1, rc2]}
-        lines += ["## The default conformance run (`pytest tests/notes`), wall time s", "",
-                  "| run | s | exit |", "|---|---|---|", f"| serial | {serial:.1f} | {rc1} |",
-                  f"| -n 2 | {par:.1f} | {rc2} |", ""]
+        rows = conformance_runs(args.runs)
+        result["conformance_run"] = rows
+        lines += ["## The default conformance run (`pytest tests/notes`), wall time s, "
+                  f"medians of {args.runs} alternating pairs", "",
+                  "| caches | serial | `-n 2` | serial / `-n 2` | exit |", "|---|---|---|---|---|"]
+        lines += [f"| {cache} | {r['serial_s']:.1f} | {r['n2_s']:.1f} | {r['ratio']:.2f} | "
+                  f"{', '.join(map(str, r['exit']))} |" for cache, r in rows.items()]
+        lines.append("")
     text = "\n".join(lines)
     print(text)
     (OUT / "bench_conformance.md").write_text(text)
