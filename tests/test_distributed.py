@@ -39,7 +39,8 @@ REMOTE = os.environ.get("AD_TEST_TX", "")   # e.g. "2*ssh=user@host//python=pyth
 @pytest.mark.parametrize("tx", [
     "2*popen",
     pytest.param(REMOTE, id="remote", marks=pytest.mark.skipif(
-        not REMOTE, reason="AD_TEST_TX names no remote workers (e.g. 2*ssh=host//python=python3)"))])
+        not REMOTE,
+        reason="AD_TEST_TX names no remote workers (e.g. 2*ssh=host//python=python3)"))])
 def test_explicit_workers_give_the_records_of_a_serial_run(tmp_path, tx):
     """`tx` is pytest-xdist's `--tx`; remote workers get the checkout's `rsyncdirs`
     (pyproject.toml) and the test directory as an absolute path, as the README says."""
