@@ -72,6 +72,18 @@ def _to_float(x):
         if np.ndim(x) else np.asarray(float(x))
 
 
+MORE_DIGITS = 4   # how many times the referee raises its digits where f's change is lost
+
+
+def _lost(change, value) -> bool:
+    """Whether f's change over the step sits within the last 10 working digits of an output
+    entry that is not 0 (a change of exactly 0 included)."""
+    floor = mpmath.mpf(10) ** (10 - mpmath.mp.dps)
+    return any(v != 0 and abs(c) <= floor * abs(v)
+               for c, v in zip(np.ravel(np.asarray(change, dtype=object)),
+                               np.ravel(np.asarray(value, dtype=object))))
+
+
 def _decades_below_one(primals) -> int:
     """How many decades the smallest nonzero input entry lies below 1 (0 if none does): the
     referee's steps shrink by as much, and its digits grow, so that an input near 0 (where
@@ -99,16 +111,25 @@ class Referee:
     def _directional(self, f, primals, tangents):
         # Inputs close to 0 (where kinks usually sit: relu, abs) get a step below their size
         # and the digits to match, so that x = 1e-300 is differentiated at x, not across 0.
+        # Where f's change over that step is still lost in its last digits at an output
+        # entry that is not 0 (log(sigmoid(x^3)) at x = -3.9e-56 changes by 1e-187 around
+        # -0.69), the digits are raised by the step's decades again, up to MORE_DIGITS times:
+        # an answer of 0 there was the precision's, not the derivative's.
         shrink = _decades_below_one(primals)
-        with mpmath.workdps(DPS + shrink):
-            h = STEP * mpmath.mpf(10) ** (-shrink)
-            P = [_mp(p) for p in primals]
-            V = [_mp(v) for v in tangents]
+        for more in range(MORE_DIGITS + 1):
+            with mpmath.workdps(DPS + shrink * (1 + more)):
+                h = STEP * mpmath.mpf(10) ** (-shrink)
+                P = [_mp(p) for p in primals]
+                V = [_mp(v) for v in tangents]
 
-            def g(t):
-                return np.asarray(f(xp, *[p + t * v for p, v in zip(P, V)]), dtype=object)
+                def g(t):
+                    return np.asarray(f(xp, *[p + t * v for p, v in zip(P, V)]),
+                                      dtype=object)
 
-            g0, gp, gm = g(mpmath.mpf(0)), g(h), g(-h)
+                g0, gp, gm = g(mpmath.mpf(0)), g(h), g(-h)
+                if not shrink or not _lost(gp - gm, g0):
+                    break
+        with mpmath.workdps(DPS + shrink * (1 + more)):
             d = (gp - gm) / (2 * h)
             # one-sided differences that disagree mean a kink lies within the step
             spread = np.abs(np.asarray((gp - g0) / h - (g0 - gm) / h, dtype=object))

@@ -253,3 +253,23 @@ def test_a_points_jvp_and_vjp_references_share_one_fd_estimate(monkeypatch):
                     {"wrong": WrongVjp(oracles.engine(ads[0])), "fd": oracles.engine("fd")},
                     {"wrong": "ad", "fd": "numeric"}, along=v, memo=memo)
     assert not ref.ok and "not confirmed by fd" in ref.why
+
+
+def test_the_referee_resolves_a_change_lost_in_its_digits_near_zero():
+    """log(sigmoid(x^3)) at x = -3.9e-56 changes by about 1e-187 over the referee's step
+    around -0.69: at its first digits the change was lost and it answered 0. It raises its
+    digits until the change shows, and an output entry that truly does not change stays 0."""
+    referee = oracles.engine("referee")
+    x = -3.8908766591279324e-56
+
+    def f(xp, a):
+        return xp.stack([xp.log(xp.sigmoid(a * a * a)), a * 0.0 + 5.0])
+
+    _, d = referee.jvp(f, [np.array(x)], [np.array(1.0)])
+    with mpmath.workdps(400):
+        t = mpmath.mpf(x) ** 3
+        exact = float(3 * mpmath.mpf(x) ** 2 * (1 - 1 / (1 + mpmath.exp(-t))))
+    assert abs(d[0] - exact) <= 4 * EPS * abs(exact), (d, exact)
+    assert d[1] == 0.0
+    _, (bar,) = referee.vjp(f, [np.array(x)], np.array([1.0, 0.0]))
+    assert abs(float(bar) - exact) <= 4 * EPS * abs(exact)
