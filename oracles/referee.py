@@ -167,23 +167,38 @@ class Referee:
         (truncation about h^2, roundoff about 10^-50 / h^2: both far below float64's)."""
         self._check(primals)
         shrink = _decades_below_one(primals)
-        with mpmath.workdps(DPS + 2 * shrink):   # inputs near 0 (kinks): a step below them
-            h = mpmath.mpf("1e-12") * mpmath.mpf(10) ** (-shrink)
-            P = [_mp(p) for p in primals]
-            T = [_mp(t) for t in tangents]
-            U = np.ravel(_mp(as_float64(cotangent)))
-
-            def g(st, i, k, sk):
-                args = [p + st * t for p, t in zip(P, T)]
-                e = np.zeros(np.size(P[i]), dtype=object)
-                e[:] = mpmath.mpf(0)
-                e[k] = sk
-                args[i] = args[i] + e.reshape(np.shape(P[i]))
-                return mpmath.fsum(a * b for a, b in zip(
-                    np.ravel(np.asarray(f(xp, *args), dtype=object)), U))
-            out = []
-            for i, p in enumerate(P):
-                col = [(g(h, i, k, h) - g(h, i, k, -h) - g(-h, i, k, h) + g(-h, i, k, -h))
-                       / (4 * h * h) for k in range(np.size(p))]
-                out.append(_to_float(np.array(col, dtype=object)).reshape(np.shape(p)))
+        # inputs near 0 (kinks): a step below them, and the digits raised again where the
+        # second difference is lost in them (as in `_directional`)
+        for more in range(MORE_DIGITS + 1):
+            with mpmath.workdps(DPS + 2 * shrink * (1 + more)):
+                out, lost = self._second_differences(f, primals, cotangent, tangents, shrink)
+            if not shrink or not lost:
+                break
         return self.value(f, primals), tuple(out)
+
+    @staticmethod
+    def _second_differences(f, primals, cotangent, tangents, shrink):
+        """hvp's columns at the working digits, and whether a difference was lost in them."""
+        h = mpmath.mpf("1e-12") * mpmath.mpf(10) ** (-shrink)
+        P = [_mp(p) for p in primals]
+        T = [_mp(t) for t in tangents]
+        U = np.ravel(_mp(as_float64(cotangent)))
+
+        def g(st, i, k, sk):
+            args = [p + st * t for p, t in zip(P, T)]
+            e = np.zeros(np.size(P[i]), dtype=object)
+            e[:] = mpmath.mpf(0)
+            e[k] = sk
+            args[i] = args[i] + e.reshape(np.shape(P[i]))
+            return mpmath.fsum(a * b for a, b in zip(
+                np.ravel(np.asarray(f(xp, *args), dtype=object)), U))
+        out, lost = [], False
+        for i, p in enumerate(P):
+            col = []
+            for k in range(np.size(p)):
+                pp = g(h, i, k, h)
+                num = pp - g(h, i, k, -h) - g(-h, i, k, h) + g(-h, i, k, -h)
+                lost = lost or _lost([num], [pp])
+                col.append(num / (4 * h * h))
+            out.append(_to_float(np.array(col, dtype=object)).reshape(np.shape(p)))
+        return out, lost

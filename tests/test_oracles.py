@@ -257,8 +257,9 @@ def test_a_points_jvp_and_vjp_references_share_one_fd_estimate(monkeypatch):
 
 def test_the_referee_resolves_a_change_lost_in_its_digits_near_zero():
     """log(sigmoid(x^3)) at x = -3.9e-56 changes by about 1e-187 over the referee's step
-    around -0.69: at its first digits the change was lost and it answered 0. It raises its
-    digits until the change shows, and an output entry that truly does not change stays 0."""
+    around -0.69: at its first digits the change was lost and it answered 0 (its hvp too).
+    It raises its digits until the change shows, and an output entry that truly does not
+    change stays 0."""
     referee = oracles.engine("referee")
     x = -3.8908766591279324e-56
 
@@ -273,3 +274,11 @@ def test_the_referee_resolves_a_change_lost_in_its_digits_near_zero():
     assert d[1] == 0.0
     _, (bar,) = referee.vjp(f, [np.array(x)], np.array([1.0, 0.0]))
     assert abs(float(bar) - exact) <= 4 * EPS * abs(exact)
+    # the second derivative there, 6x(1 - s) - 9x^4 s(1 - s) with s = sigmoid(x^3), by
+    # second differences whose change is lost at the first digits in the same way
+    _, (hv,) = referee.hvp(f, [np.array(x)], np.array([1.0, 0.0]), [np.array(1.0)])
+    with mpmath.workdps(400):
+        xm = mpmath.mpf(x)
+        s = 1 / (1 + mpmath.exp(-xm ** 3))
+        second = float(6 * xm * (1 - s) - 9 * xm ** 4 * s * (1 - s))
+    assert abs(float(hv) - second) <= 1e-9 * abs(second), (hv, second)
