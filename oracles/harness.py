@@ -296,7 +296,8 @@ def runner_not_local() -> None:
     where it counts as local, so they drew other inputs than the controller. The test
     runner's own packages are never counted as local here, wherever they were imported
     from; nothing changes where they lie in site-packages. Installed once per process (the
-    plugin does it at start-up, before any draw), and only where Hypothesis has the hook."""
+    plugin does it when it collects the claims, before any test of the process draws), and
+    only where Hypothesis has the hook."""
     import os
     import sys
     try:

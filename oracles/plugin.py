@@ -125,8 +125,6 @@ def _catalogue(config):
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config):
-    from .harness import runner_not_local
-    runner_not_local()   # before any draw of the process
     if not _explicit(config):
         return
     from .session import UsageError
@@ -140,6 +138,8 @@ def pytest_configure(config):
 
 def pytest_generate_tests(metafunc):
     if "ad_claim" in metafunc.fixturenames:
+        from .harness import runner_not_local
+        runner_not_local()   # at collection, before any test of the process draws
         claims = _catalogue(metafunc.config)
         metafunc.parametrize("ad_claim", claims, ids=[c.id for c in claims])
 
