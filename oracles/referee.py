@@ -75,6 +75,18 @@ def _to_float(x):
 MORE_DIGITS = 4   # how many times the referee raises its digits where f's change is lost
 
 
+def _raising_digits(base: int, extra: int, compute):
+    """`compute()` -> (result, lost) at `base + extra` working digits, then at `extra` more
+    each time while it says its differences were lost in them, up to MORE_DIGITS times;
+    the last result. Only inputs near 0 (`extra` > 0) can lose a change this way."""
+    for more in range(MORE_DIGITS + 1):
+        with mpmath.workdps(base + extra * (1 + more)):
+            result, lost = compute()
+        if not extra or not lost:
+            break
+    return result
+
+
 def _lost(change, value) -> bool:
     """Whether f's change over the step sits within the last 10 working digits of an output
     entry that is not 0 (a change of exactly 0 included)."""
@@ -116,20 +128,16 @@ class Referee:
         # -0.69), the digits are raised by the step's decades again, up to MORE_DIGITS times:
         # an answer of 0 there was the precision's, not the derivative's.
         shrink = _decades_below_one(primals)
-        for more in range(MORE_DIGITS + 1):
-            with mpmath.workdps(DPS + shrink * (1 + more)):
-                h = STEP * mpmath.mpf(10) ** (-shrink)
-                P = [_mp(p) for p in primals]
-                V = [_mp(v) for v in tangents]
 
-                def g(t):
-                    return np.asarray(f(xp, *[p + t * v for p, v in zip(P, V)]),
-                                      dtype=object)
+        def differences():
+            h = STEP * mpmath.mpf(10) ** (-shrink)
+            P = [_mp(p) for p in primals]
+            V = [_mp(v) for v in tangents]
 
-                g0, gp, gm = g(mpmath.mpf(0)), g(h), g(-h)
-                if not shrink or not _lost(gp - gm, g0):
-                    break
-        with mpmath.workdps(DPS + shrink * (1 + more)):
+            def g(t):
+                return np.asarray(f(xp, *[p + t * v for p, v in zip(P, V)]), dtype=object)
+
+            g0, gp, gm = g(mpmath.mpf(0)), g(h), g(-h)
             d = (gp - gm) / (2 * h)
             # one-sided differences that disagree mean a kink lies within the step
             spread = np.abs(np.asarray((gp - g0) / h - (g0 - gm) / h, dtype=object))
@@ -137,7 +145,9 @@ class Referee:
             if np.any(np.asarray(spread > mpmath.mpf("1e-10") * scale, dtype=bool)):
                 raise Unsupported("referee: a non-differentiable point lies within its step "
                                   f"({mpmath.nstr(h, 3)}) of the input")
-            return _to_float(g0), _to_float(d)
+            return (_to_float(g0), _to_float(d)), bool(shrink) and _lost(gp - gm, g0)
+
+        return _raising_digits(DPS, shrink, differences)
 
     def jvp(self, f, primals, tangents):
         self._check(primals)
@@ -169,11 +179,8 @@ class Referee:
         shrink = _decades_below_one(primals)
         # inputs near 0 (kinks): a step below them, and the digits raised again where the
         # second difference is lost in them (as in `_directional`)
-        for more in range(MORE_DIGITS + 1):
-            with mpmath.workdps(DPS + 2 * shrink * (1 + more)):
-                out, lost = self._second_differences(f, primals, cotangent, tangents, shrink)
-            if not shrink or not lost:
-                break
+        out = _raising_digits(DPS, 2 * shrink, lambda: self._second_differences(
+            f, primals, cotangent, tangents, shrink))
         return self.value(f, primals), tuple(out)
 
     @staticmethod
