@@ -167,16 +167,22 @@ def test_a_failure_that_does_not_recur_is_not_shrunk(parts):
     assert "not shrunk: the check did not fail again at any input drawn" in rec.detail
 
 
-def test_a_harness_failure_while_shrinking_keeps_the_record(parts, monkeypatch):
+def _unshrunk(parts, monkeypatch, name, value, n):
+    """WrongAboveOne's failing record, with `oracles.shrink.<name>` replaced by `value`: a
+    defect that stands without a shrunk input."""
     import oracles.shrink as shrink
-
-    def broken_check(*a, **k):
-        raise RuntimeError("the reference broke")
-    monkeypatch.setattr(shrink, "check_at", broken_check)
+    monkeypatch.setattr(shrink, name, value)
     broken, claim, orc = parts
     rec = _failing(_harness(broken.WrongAboveOne(), orc).run_claim(
-        claim, draw_inputs(claim, 8)))
+        claim, draw_inputs(claim, n)))
     assert rec.category == "subject-defect" and rec.shrunk is None
+    return rec
+
+
+def test_a_harness_failure_while_shrinking_keeps_the_record(parts, monkeypatch):
+    def broken_check(*a, **k):
+        raise RuntimeError("the reference broke")
+    rec = _unshrunk(parts, monkeypatch, "check_at", broken_check, 8)
     assert "not shrunk: the check could not be run at a candidate: RuntimeError: the " \
         "reference broke" in rec.detail
 
@@ -200,7 +206,6 @@ def test_a_randomized_draw_is_drawn_again_from_its_kept_seed(parts):
     assert [float(x[0]) for x in again[:len(a)]] == [float(x[0]) for x in a]
 
 
-
 def test_a_wrong_primal_value_is_shrunk_too(parts):
     broken, claim, orc = parts
     recs = _harness(broken.WrongPrimal(), orc).run_claim(claim, draw_inputs(claim, 3))
@@ -221,11 +226,6 @@ def test_the_option_default_is_the_budget_and_a_negative_one_is_a_usage_error(tm
 
 
 def test_the_time_cap_stops_shrinking_and_says_so(parts, monkeypatch):
-    import oracles.shrink as shrink
-    monkeypatch.setattr(shrink, "SHRINK_SECONDS", 0.0)
-    broken, claim, orc = parts
-    rec = _failing(_harness(broken.WrongAboveOne(), orc).run_claim(
-        claim, draw_inputs(claim, 3)))
-    assert rec.category == "subject-defect" and rec.shrunk is None
+    rec = _unshrunk(parts, monkeypatch, "SHRINK_SECONDS", 0.0, 3)
     assert "not shrunk: stopped before the check failed again (0 checks; its time cap of 0 s " \
         "was reached)" in rec.detail
