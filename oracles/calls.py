@@ -78,13 +78,14 @@ def _can_alarm() -> bool:
 
 
 def call(fn, *args, timeout: float | None = None):
-    """Run one engine call: (result, None) or (None, Fault)."""
+    """Run one engine call: (result, None) or (None, Fault). Arrays among `args` (alone or
+    in lists and tuples) are handed over as read-only views (`frozen`)."""
     use_alarm = bool(timeout) and _can_alarm()
     if use_alarm:
         old = signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        return fn(*args), None
+        return fn(*frozen(args)), None
     except KeyboardInterrupt:
         raise
     except TimedOut:
@@ -223,10 +224,11 @@ def dtype_name(x) -> str:
 
 
 def frozen(a):
-    """`a` (an array, or a list or tuple of them) as read-only views: an engine is handed the
-    point's own arrays, and one that wrote into them would change the input every engine
-    after it is asked at (a correct engine then fails, an oracle disagrees). The write
-    raises instead ("assignment destination is read-only"), in the engine that made it."""
+    """`a` (an array, or a list or tuple of them) as read-only views, as `call` hands them
+    over: an engine gets the point's own arrays, and one that wrote into them would change
+    the input every engine after it is asked at (a correct engine then fails, an oracle
+    disagrees). The write raises instead ("assignment destination is read-only"), in the
+    engine that made it."""
     if isinstance(a, np.ndarray):
         v = a.view()
         v.flags.writeable = False
@@ -242,7 +244,6 @@ def answer(engine, kind: str, f, x, w, out_shape, timeout=None, seen: dict | Non
     (None, Fault) when it raised, timed out or answered something malformed. Every engine,
     subject or oracle, is asked through here. `seen["dtype"]`, when given, receives the type
     the derivative was answered in (answers are compared in float64)."""
-    x, w = frozen(x if isinstance(x, (list, tuple)) else list(x)), frozen(w)
     args = (f, x, *w) if kind == "hvp" else (f, x, w)
     res, fault = call(getattr(engine, kind), *args, timeout=timeout)
     if fault is not None:
