@@ -23,6 +23,12 @@ def _arg(x):
     return torch.tensor(as_float(x))
 
 
+def _np(t):
+    """An answer as an array. `numpy(force=True)`: an answer may be one of PyTorch's
+    ZeroTensors (the Hessian-vector product of abs at 0), which plain conversion refuses."""
+    return as_float(t.detach().numpy(force=True))
+
+
 def _each(fn):
     return lambda *args: fn(*(_t(a) for a in args))
 
@@ -74,12 +80,12 @@ class TorchEngine:
     def jvp(self, f, primals, tangents):
         out, t = torch.func.jvp(self._fn(f), tuple(_arg(p) for p in primals),
                                 tuple(_arg(t) for t in tangents))
-        return as_float(out.detach()), as_float(t.detach())
+        return _np(out), _np(t)
 
     def vjp(self, f, primals, cotangent):
         out, back = torch.func.vjp(self._fn(f), *[_arg(p) for p in primals])
         bars = back(_arg(cotangent))
-        return as_float(out.detach()), tuple(as_float(b.detach()) for b in bars)
+        return _np(out), tuple(map(_np, bars))
 
     def hvp(self, f, primals, cotangent, tangents):
         """Forward over reverse: d/de [J(x + e t)^T u] at e = 0."""
@@ -87,7 +93,7 @@ class TorchEngine:
         p = tuple(_arg(q) for q in primals)
         _, hv = torch.func.jvp(lambda *q: torch.func.vjp(g, *q)[1](u), p,
                                tuple(_arg(t) for t in tangents))
-        return as_float(g(*p).detach()), tuple(as_float(h.detach()) for h in hv)
+        return _np(g(*p)), tuple(map(_np, hv))
 
     def flops(self, f, primals, mode="forward", wrt=None):
         """torch's FlopCounterMode (it counts matrix products, not elementwise work)."""
