@@ -19,7 +19,8 @@ from oracles.verdict import (CATEGORIES, CATEGORY_LIST, PRIMITIVES, SEVERITY, bl
                              check_label)
 
 from .findings import findings, readings
-from .plots import pyplot, svg_figure
+from .cache import cached
+from .plots import fd_plot
 
 HERE = Path(__file__).resolve().parent
 _ROLE_ORDER = ("referee", "ad", "numeric")
@@ -52,14 +53,11 @@ def _looks_like_math(s: str) -> bool:
 def render_math(latex: str) -> Markup | None:
     """The formula as inline SVG by matplotlib's mathtext, or None where mathtext cannot
     parse it (the page then shows the LaTeX source). Kept on disk between runs
-    (`math_cache_dir`): mathtext took about half of the page's time."""
+    (`reports.cache`): mathtext took about half of the page's time."""
     if not _looks_like_math(latex):
         return None
     try:
         import matplotlib
-        matplotlib.use("Agg")
-        from matplotlib import mathtext
-        from matplotlib.font_manager import FontProperties
     except ImportError:
         return None
     s = latex
@@ -67,102 +65,21 @@ def render_math(latex: str) -> Markup | None:
         s = re.sub(pat, rep, s)
     if "$" not in s:
         s = f"${s}$"
-    entry = _math_entry(s, matplotlib.__version__)
-    try:
-        svg = entry.read_text(encoding="utf-8") if entry else None
-    except OSError:
-        svg = None
-    if svg is None:
+
+    def draw():
+        matplotlib.use("Agg")
+        from matplotlib import mathtext
+        from matplotlib.font_manager import FontProperties
         buf = io.BytesIO()
         try:
             mathtext.math_to_image(s, buf, prop=FontProperties(size=15), format="svg", dpi=72)
-            svg = buf.getvalue().decode("utf-8")
-            svg = svg[svg.index("<svg"):]
-            svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
         except Exception:  # noqa: BLE001 -- mathtext covers a subset of LaTeX
-            svg = ""
-        _store(entry, svg)
+            return ""
+        svg = buf.getvalue().decode("utf-8")
+        svg = svg[svg.index("<svg"):]
+        return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = cached("", s, matplotlib.__version__, draw)
     return Markup(svg) if svg else None
-
-
-def math_cache_dir() -> Path | None:
-    """Where rendered formulas are kept: `$AD_MATH_CACHE`, else
-    `$XDG_CACHE_HOME/ourad-harness/mathtext` (`~/.cache/...`); None (no cache) where it is
-    set empty or cannot be created."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
-                                                            ".cache")
-    path = os.environ.get("AD_MATH_CACHE", os.path.join(base, "ourad-harness", "mathtext"))
-    if not path:
-        return None
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError:
-        return None
-    return Path(path)
-
-
-def _math_entry(source: str, version: str) -> Path | None:
-    """The file of one formula: named by a hash of matplotlib's version and the source."""
-    import hashlib
-    d = math_cache_dir()
-    key = hashlib.sha256(f"{version}\n{source}".encode()).hexdigest()
-    return d / f"{key}.svg" if d is not None else None
-
-
-def _store(entry: Path | None, svg: str):
-    """Write one entry atomically (a temporary name, then a rename); a failure to write only
-    leaves the formula uncached. An empty entry records a formula mathtext cannot parse."""
-    if entry is None:
-        return
-    tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(svg, encoding="utf-8")
-        os.replace(tmp, entry)
-    except OSError:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-
-
-# --- plots ------------------------------------------------------------------------------------
-
-def fd_plot(data) -> Markup | None:
-    plt = pyplot() if data and "curves" in data else None
-    if plt is None:
-        return None
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    styles = {("float64", "forward"): ("C0", "-"), ("float64", "central"): ("C1", "-"),
-              ("float32", "forward"): ("C0", "--"), ("float32", "central"): ("C1", "--")}
-    for c in data["curves"]:
-        color, ls = styles.get((c["dtype"], c["method"]), ("k", "-"))
-        pts = [(h, e) for h, e in zip(c["steps"], c["errors"]) if e > 0]
-        if pts:
-            ax.loglog(*zip(*pts), color=color, ls=ls,
-                      label=f"{c['method']}, {c['dtype']} (slopes {_slopes(pts)})")
-        if c.get("chosen_error", 0) > 0:
-            ax.loglog([c["chosen_step"]], [c["chosen_error"]], "o", color=color, ms=7,
-                      mfc="white" if c["dtype"] == "float32" else color)
-    ax.set_xlabel("step h")
-    ax.set_ylabel("|D(h) - f'(x)|")
-    ax.set_title(f"Finite-difference error, {data.get('function', '')}; circles: the step "
-                 "the error model picks", fontsize=9)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7)
-    return svg_figure(fig)
-
-
-def _slopes(pts):
-    """Fitted log-log slopes of the small-h and the large-h ends of a curve."""
-    import numpy as np
-    h = np.log10([p[0] for p in pts])
-    e = np.log10([p[1] for p in pts])
-    i = int(np.argmin(e))
-    parts = []
-    for lo, hi in ((0, i), (i + 1, len(h))):
-        if hi - lo >= 3:
-            parts.append(f"{np.polyfit(h[lo:hi], e[lo:hi], 1)[0]:+.1f}")
-    return " / ".join(parts) or "n/a"
 
 
 # --- the page ---------------------------------------------------------------------------------

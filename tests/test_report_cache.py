@@ -1,0 +1,88 @@
+"""The picture cache (`reports.cache`): formulas and plots drawn once and read back, the same
+data the same picture, other data another, and a cache that cannot be used changes nothing
+but the time."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from reports import cache, plots  # noqa: E402
+from reports.writer import render_math  # noqa: E402
+
+FD = {"function": "sin at 1", "curves": [
+    {"dtype": "float64", "method": "central", "steps": [1e-1, 1e-2, 1e-3, 1e-4, 1e-5],
+     "errors": [1e-3, 1e-5, 1e-7, 1e-9, 1e-8], "chosen_step": 1e-4, "chosen_error": 1e-9}]}
+TAYLOR = [("ourad", [0.1, 0.05, 0.025], [1e-2, 2.5e-3, 6.25e-4])]
+
+
+def _entries(d, prefix="plot-"):
+    return sorted(p.name for p in d.iterdir() if p.name.startswith(prefix))
+
+
+def test_a_plot_is_drawn_once_and_read_back_unchanged(tmp_path, monkeypatch):
+    monkeypatch.setenv("AD_MATH_CACHE", str(tmp_path))
+    drawn = []
+    real = plots._draw_fd
+    monkeypatch.setattr(plots, "_draw_fd", lambda data: drawn.append(1) or real(data))
+    first = plots.fd_plot(FD)
+    assert first.startswith("<svg") and "Finite-difference error" in first
+    assert len(_entries(tmp_path)) == 1
+    again = plots.fd_plot(FD)
+    assert again == first and drawn == [1]        # read back, not drawn again
+    other = dict(FD, function="cos at 1")
+    assert "cos at 1" in plots.fd_plot(other) and drawn == [1, 1]
+    assert len(_entries(tmp_path)) == 2
+
+
+def test_the_taylor_plot_is_cached_by_its_data_and_title(tmp_path, monkeypatch):
+    monkeypatch.setenv("AD_MATH_CACHE", str(tmp_path))
+    a = plots.taylor_plot(TAYLOR, "rate 2.00")
+    assert plots.taylor_plot(TAYLOR, "rate 2.00") == a
+    b = plots.taylor_plot(TAYLOR, "rate 1.00")
+    assert b != a and "rate 1.00" in b
+    assert len(_entries(tmp_path)) == 2
+
+
+def test_a_change_to_the_drawing_code_is_a_new_picture(tmp_path, monkeypatch):
+    monkeypatch.setenv("AD_MATH_CACHE", str(tmp_path))
+    plots.fd_plot(FD)
+    monkeypatch.setattr(plots, "_code", lambda: "another version of the drawing code")
+    plots.fd_plot(FD)
+    assert len(_entries(tmp_path)) == 2
+
+
+@pytest.mark.parametrize("setting", ["", "unwritable"])
+def test_without_a_usable_cache_every_picture_is_drawn(tmp_path, monkeypatch, setting):
+    if setting == "unwritable":
+        blocker = tmp_path / "file"
+        blocker.write_text("")
+        setting = str(blocker / "sub")     # cannot be created under a file
+    monkeypatch.setenv("AD_MATH_CACHE", setting)
+    assert cache.cache_dir() is None
+    assert plots.fd_plot(FD).startswith("<svg")
+    assert plots.taylor_plot(TAYLOR, "t").startswith("<svg")
+
+
+def test_a_formula_is_cached_as_before(tmp_path, monkeypatch):
+    monkeypatch.setenv("AD_MATH_CACHE", str(tmp_path))
+    render_math.cache_clear()
+    svg = render_math(r"\dot{v}_6 = \dot{v}_5 v_4")
+    assert svg.startswith("<svg")
+    assert len(_entries(tmp_path, "")) == 1
+    render_math.cache_clear()
+    assert render_math(r"\dot{v}_6 = \dot{v}_5 v_4") == svg
+
+
+def test_a_warm_cache_renders_the_page_without_pyplot(tmp_path):
+    """The point of the cache: the page's second rendering draws nothing."""
+    code = ("import json, sys\n"
+            "from reports.plots import fd_plot, taylor_plot\n"
+            f"fd_plot({FD!r}); taylor_plot({TAYLOR!r}, 't')\n"
+            "print('matplotlib.pyplot' in sys.modules)\n")
+    env = dict(os.environ, AD_MATH_CACHE=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, env=env).stdout.split()[-1] for _ in range(2)]
+    assert runs == ["True", "False"]
