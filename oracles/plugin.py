@@ -183,12 +183,17 @@ def pytest_sessionstart(session):
     _CONFIG["config"] = session.config
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session, exitstatus):
+    """The controller writes the report here, first among the hooks: under pytest-xdist
+    before xdist's own, which waits for the workers' processes to end (0.5-1 s, JAX's and
+    PyTorch's teardown), so that those ends overlap the report's writing."""
     config = session.config
     st = config.stash.get(_KEY, None)
     if not _is_controller(config):
         _hand_in_facts(config, st)
         return
+    _forget_facts_marker(config)
     if st is None or not (st["ran"] or st["failed"]):
         return
     ad = session_of(config)
@@ -227,14 +232,16 @@ def pytest_unconfigure(config):
 
 
 def _hand_in_facts(config, st):
-    """Under pytest-xdist the first worker, once its claims are done, computes the run's facts
+    """Under pytest-xdist the first worker to finish its claims computes the run's facts
     (`AdSession.facts`: engine versions, the report's extras) and hands them to the
     controller with its `workeroutput`, so that the controller, which runs no claim, imports
-    no engine. Computed after the worker's last claim, so its imports cannot touch a draw.
-    Where they do not come (that worker ran no claim, or failed), the controller computes
-    them itself."""
-    if st is None or st["session"] is None or \
-            config.workerinput.get("workerid") != "gw0":
+    no engine, and the facts are computed while the other workers are still at their last
+    claims. Computed after the worker's last claim, so its imports cannot touch a draw.
+    Which worker is first: the one that creates the run's marker file (`_facts_marker`);
+    workers on other machines, which cannot see it, each compute them (the controller keeps
+    the first to arrive). Where none come (no worker ran a claim, or they failed), the
+    controller computes them itself."""
+    if st is None or st["session"] is None or not _first_to_finish(config.workerinput):
         return
     try:
         facts = json.dumps(st["session"].facts(), default=str)
@@ -243,13 +250,57 @@ def _hand_in_facts(config, st):
     config.workeroutput[_FACTS] = facts
 
 
+def _facts_marker(workerinput) -> str | None:
+    uid = workerinput.get("testrunuid")
+    if not uid:
+        return None
+    import tempfile
+    return os.path.join(tempfile.gettempdir(), f"ourad-harness-facts-{uid}")
+
+
+def _first_to_finish(workerinput) -> bool:
+    """Whether this worker is the first of the run to claim the facts: it creates the
+    marker file, or cannot tell (no marker to create: it computes them all the same)."""
+    path = _facts_marker(workerinput)
+    if path is None:
+        return True
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _forget_facts_marker(config):
+    """The controller removes the run's marker file (its workers on this machine made it)."""
+    path = _FACTS_MARKER.pop("path", None)
+    if path:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+_FACTS_MARKER: dict = {}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist, on the controller: note the run's marker file (see `_hand_in_facts`)."""
+    _FACTS_MARKER["path"] = _facts_marker(node.workerinput)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error):
     """pytest-xdist: a worker is done; take the facts it handed in, if any."""
     facts = getattr(node, "workeroutput", {}).get(_FACTS)
     config = _CONFIG.get("config")
     if facts and config is not None and _is_controller(config):
-        session_of(config).received_facts = json.loads(facts)
+        ad = session_of(config)
+        if ad.received_facts is None:   # the first to arrive (remote workers each send them)
+            ad.received_facts = json.loads(facts)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -161,3 +161,29 @@ def test_two_workers_give_the_verdicts_of_one(tmp_path):
                      r["max_abs_error"])
     assert sorted(map(key, serial["records"])) == sorted(map(key, parallel["records"]))
     assert serial["summary"]["counts"] == parallel["summary"]["counts"]
+
+
+def test_one_worker_of_a_run_claims_the_facts_and_the_marker_is_removed(tmp_path):
+    """The first worker to finish computes the run's facts (`_first_to_finish` creates the
+    run's marker file; a second worker of the same run finds it), and the controller
+    removes the marker at the end."""
+    import tempfile
+    import uuid
+
+    from oracles import plugin
+    uid = uuid.uuid4().hex
+    marker = Path(plugin._facts_marker({"testrunuid": uid}))
+    assert marker.parent == Path(tempfile.gettempdir())
+    try:
+        assert plugin._first_to_finish({"testrunuid": uid}) is True
+        assert plugin._first_to_finish({"testrunuid": uid}) is False
+        assert plugin._first_to_finish({"testrunuid": uuid.uuid4().hex + "/x"}) is True  # cannot tell
+        assert plugin._first_to_finish({}) is True
+    finally:
+        marker.unlink(missing_ok=True)
+    uid = uuid.uuid4().hex
+    code, out = run(tmp_path, "-k", "relu-derivative or fwd-table-tangent", "-n", "2",
+                    "--testrunuid", uid)
+    assert code == 0, out
+    assert results(tmp_path)["extras"]["fd_curves"]   # the facts arrived
+    assert not Path(plugin._facts_marker({"testrunuid": uid})).exists()
