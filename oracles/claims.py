@@ -32,13 +32,26 @@ CATALOGUE = Path(__file__).resolve().parent / "catalogue"   # the notes' claim m
 
 @dataclass(frozen=True)
 class Kink:
-    """Where `at(*arrays)` is true the function is not differentiable; the derivative along
-    the unit tangent of input `arg` may be any value in [lo, hi] (the subdifferential)."""
+    """Where `at(*arrays)` is true the function is not differentiable; its derivative along
+    a tangent may be any value in [lo, hi] (what the subdifferential gives along it). The
+    tangent is `arg`: an input's position (that input all ones, the others zero), or one
+    weight per input, a number (that input all that number) or an array of its shape (a
+    direction of its entries). Several kinks may hold at one point, one per tangent: the
+    tie of maximum(a, b) is [0, 1] along a, [0, 1] along b and [1, 1] along (1, 1), which
+    together allow exactly the subgradients (s, 1 - s)."""
     at: Callable
     lo: float
     hi: float
-    arg: int = 0
+    arg: int | tuple = 0
     text: str = ""
+
+    def tangent(self, x) -> list:
+        """The tangent at the point `x` (one array per input)."""
+        if isinstance(self.arg, (int, np.integer)):
+            return [np.ones_like(a) if k == self.arg else np.zeros_like(a)
+                    for k, a in enumerate(x)]
+        return [np.broadcast_to(np.asarray(w, np.float64), np.shape(a)).astype(np.float64)
+                for w, a in zip(self.arg, x, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -268,6 +281,9 @@ def validate(c: Claim) -> None:
             problems.append("kinks must hold Kink(at=callable, lo, hi)")
         elif not k.lo <= k.hi:
             problems.append(f"kink {k.text!r}: lo {k.lo} > hi {k.hi}")
+        elif not isinstance(k.arg, (int, np.integer, tuple)):
+            problems.append(f"kink {k.text!r}: arg must be an input's position or a tuple of "
+                            f"one weight per input, not {type(k.arg).__name__}")
     for st in c.statements:
         if not isinstance(st, Statement):
             problems.append(f"statements must hold Statement or Cost, not {type(st).__name__}")

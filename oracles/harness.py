@@ -84,7 +84,7 @@ class Point:
     v: list                            # the random tangents
     u: np.ndarray                      # the random cotangent
     inputs: list                       # x summarised for the records
-    first: bool
+    first: bool                        # the claim's first point without a kink
     kinks: list                        # the claim's kinks that hold at x
     ref: dict = field(default_factory=dict)      # "jvp"/"vjp" -> Reference
     answers: dict = field(default_factory=dict)  # (engine, kind) -> validated answer
@@ -152,8 +152,12 @@ class Harness:
         try:
             rng = np.random.default_rng(self.seed)
             run.n_points = len(points)
+            smooth = False   # a point without a kink came (the kink points come first)
             for k, x in enumerate(points):
-                point = self.point(run, [np.asarray(a, np.float64) for a in x], rng, k == 0)
+                point = self.point(run, [np.asarray(a, np.float64) for a in x], rng,
+                                   not smooth)
+                point.first = not smooth and not point.kinks
+                smooth = smooth or point.first
                 point.index = k
                 for check in checks.PER_POINT:
                     if check.applies(claim, point):
@@ -187,6 +191,12 @@ class Harness:
                 raise ClaimError(f"{claim.source}: claim {claim.id!r}: Kink.at raised at "
                                  f"{[a.tolist() for a in x]}: {fault.message}")
             if bool(np.any(hit)):
+                try:
+                    kink.tangent(x)
+                except (ValueError, TypeError) as exc:
+                    raise ClaimError(f"{claim.source}: claim {claim.id!r}: the tangent of the "
+                                     f"kink {kink.text!r} (arg={kink.arg!r}) does not fit the "
+                                     f"inputs {[np.shape(a) for a in x]}: {exc}") from None
                 kinks.append(kink)
         try:
             out = np.asarray(run.f(np_xp, *x), dtype=np.float64)

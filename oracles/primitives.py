@@ -39,7 +39,8 @@ class Op:
     """How one primitive is checked alone. `cases`: (shapes of the arguments, parameters);
     `domains`: one per argument (None: ourad's rule table says); `form`: "infix" (an
     operator), "call" (xp.<name>), "list" (xp.<name>([a, b], ...)) or "where" (its condition
-    drawn as a number, taken > 0); `kinks`: (point, argument, lo, hi, text); `probe`: the
+    drawn as a number, taken > 0); `kinks`: (point, tangent, lo, hi, text), the tangent an
+    argument's position or one weight per argument (`Kink.arg`); `probe`: the
     report's row at the kink, (text, f(xp, z) at z = 0, lo, hi)."""
     name: str
     form: str = "call"
@@ -55,7 +56,18 @@ def _shapes(cases, params=None):
 
 _REDUCE = ((((4,),), {}), (((2, 3),), {"axis": 0}), (((2, 4),), {"axis": -1, "keepdims": True}),
            (((2, 3, 2),), {"axis": (0, 2)}), (((3, 2),), {"axis": None, "keepdims": True}))
-_TIE = ((0.0, 0.0), 0, 0.0, 1.0, "a = b")
+# a tie of maximum (minimum): each input's derivative in [0, 1], and along both at once
+# exactly 1, so only the subgradients (s, 1 - s) pass (not 1 for both, nor 0 for both)
+_TIE = (((0.0, 0.0), 0, 0.0, 1.0, "a = b"), ((0.0, 0.0), 1, 0.0, 1.0, "a = b"),
+        ((0.0, 0.0), (1.0, 1.0), 1.0, 1.0, "a = b, along (1, 1)"))
+# a tie of max's entries 1 and 2: each tied entry's derivative in [0, 1], both together
+# exactly 1, an entry below the maximum 0
+_MAX_TIE = ((0.5, 1.0, 1.0, -0.3),)   # one input
+_MAX_KINKS = ((_MAX_TIE, ((0.0, 1.0, 0.0, 0.0),), 0.0, 1.0, "x1 = x2 = max x"),
+              (_MAX_TIE, ((0.0, 0.0, 1.0, 0.0),), 0.0, 1.0, "x1 = x2 = max x"),
+              (_MAX_TIE, ((0.0, 1.0, 1.0, 0.0),), 1.0, 1.0,
+               "x1 = x2 = max x, along e1 + e2"),
+              (_MAX_TIE, ((1.0, 0.0, 0.0, 0.0),), 0.0, 0.0, "x1 = x2 = max x, along e0"))
 
 OPS = {op.name: op for op in [
     *(Op(n, "infix", cases=_shapes(_BINARY)) for n in ("add", "subtract", "multiply", "divide",
@@ -65,9 +77,9 @@ OPS = {op.name: op for op in [
                                               "sigmoid")),
     Op("relu", cases=_shapes(_UNARY), kinks=(((0.0,), 0, 0.0, 1.0, "z = 0"),),
        probe=("relu(z) at z=0", lambda xp, z: xp.relu(z), 0.0, 1.0)),
-    Op("maximum", cases=_shapes(_BINARY), kinks=(_TIE,),
+    Op("maximum", cases=_shapes(_BINARY), kinks=_TIE,
        probe=("maximum(z, 0) at z=0", lambda xp, z: xp.maximum(z, 0.0 * z), 0.0, 1.0)),
-    Op("minimum", cases=_shapes(_BINARY), kinks=(_TIE,),
+    Op("minimum", cases=_shapes(_BINARY), kinks=_TIE,
        probe=("minimum(z, 0) at z=0", lambda xp, z: xp.minimum(z, 0.0 * z), 0.0, 1.0)),
     Op("abs", cases=_shapes(_UNARY), kinks=(((0.0,), 0, -1.0, 1.0, "x = 0"),),
        probe=("abs(z) at z=0", lambda xp, z: xp.abs(z), -1.0, 1.0)),
@@ -76,7 +88,7 @@ OPS = {op.name: op for op in [
        probe=("where(z >= 0, z, 0) at z=0", lambda xp, z: xp.where(z >= 0, z, 0.0 * z),
               0.0, 1.0)),
     Op("sum", domains=("real",), cases=_REDUCE),
-    Op("max", domains=("real",), cases=_REDUCE,
+    Op("max", domains=("real",), cases=_REDUCE, kinks=_MAX_KINKS,
        probe=("max([z, 0]) at z=0", lambda xp, z: xp.max(xp.stack([z, 0.0 * z])), 0.0, 1.0)),
     Op("softmax", domains=("real",),
        cases=((((3,),), {}), (((2, 3),), {"axis": 0}), (((2, 4),), {}))),
@@ -131,7 +143,8 @@ def points(op: Op) -> list[tuple]:
     """The op's inputs: its kink points first, then one draw per case (seeded)."""
     from ourad.sampling import values
     rng = np.random.default_rng(sum(map(ord, op.name)))
-    out = [tuple(np.asarray(v, np.float64) for v in pt) for pt, *_ in op.kinks]
+    out = [tuple(np.asarray(v, np.float64) for v in pt)
+           for pt in dict.fromkeys(pt for pt, *_ in op.kinks)]   # each kink point once
     for shapes, _ in op.cases:
         doms = domains(op, len(shapes))
         out.append(tuple(np.asarray(values(rng, d, s), np.float64) for d, s in zip(doms, shapes)))
@@ -140,8 +153,9 @@ def points(op: Op) -> list[tuple]:
 
 def _kink(pt, arg, lo, hi, text):
     def at(*arrays):
-        return all(np.ndim(a) == 0 for a in arrays) and len(arrays) == len(pt) and \
-            all(float(a) == v for a, v in zip(arrays, pt))
+        return len(arrays) == len(pt) and all(
+            np.shape(a) == np.shape(v) and bool(np.all(np.asarray(a) == v))
+            for a, v in zip(arrays, pt))
     return Kink(at, lo, hi, arg=arg, text=text)
 
 
@@ -166,7 +180,7 @@ def claim(op: Op) -> Claim:
     cases = "; ".join(" with ".join(filter(None, [
         " and ".join(str(s) for s in shapes),
         ", ".join(f"{k}={v!r}" for k, v in params.items())])) for shapes, params in op.cases)
-    kinks = "; at " + ", ".join(k[4] for k in op.kinks) if op.kinks else ""
+    kinks = "; at " + ", ".join(dict.fromkeys(k[4] for k in op.kinks)) if op.kinks else ""
     return Claim(id=f"op-{op.name}", section=SECTION,
                  printed=f"{expression(op)}, the primitive {op.name} alone",
                  f=formula(op), domain=st.sampled_from(pts),

@@ -9,7 +9,8 @@ import oracles
 from oracles.claims import load_catalogue
 from oracles.harness import Harness, draw_inputs
 from ourad import core
-from ourad.rules import RULES
+from ourad.primitive import primal_of
+from ourad.rules import RULES, _restore
 
 
 def _swap(name, jvp=None, vjp=None):
@@ -33,6 +34,18 @@ def _transposed_matmul_vjp(right):
             return xp.matmul(g, b)                         # should be g @ b^T
         return right(xp, g, y, a, b)
     return wrong
+
+
+def _ge(a, b):
+    """1 where a >= b (at a tie too), as a plain array."""
+    a, b = primal_of(a), primal_of(b)
+    return np.asarray(np.greater_equal(a, b), np.result_type(a, b))
+
+
+def _hits(y, x, axis, keepdims):
+    """1 at every entry of x equal to its max (every tied entry), as a plain array."""
+    y, x = np.asarray(primal_of(y)), primal_of(x)
+    return np.asarray(x == _restore(np, y, x, axis, keepdims), np.result_type(x))
 
 
 def _no_unbroadcast():
@@ -63,6 +76,14 @@ PLANTED = {
     "relative error of 1e-6 in exp's derivative": lambda: _swap(
         "exp", jvp=(lambda xp, t, y, x: t * y * (1 + 1e-6),),
         vjp=(lambda xp, g, y, x: g * y * (1 + 1e-6),)),
+    "maximum gives both inputs the whole derivative at a tie": lambda: _swap(
+        "maximum", jvp=(lambda xp, t, y, a, b: t * _ge(a, b), lambda xp, t, y, a, b: t * _ge(b, a)),
+        vjp=(lambda xp, g, y, a, b: g * _ge(a, b), lambda xp, g, y, a, b: g * _ge(b, a))),
+    "max gives every tied entry the whole derivative": lambda: _swap(
+        "max", jvp=(lambda xp, t, y, x, axis=None, keepdims=False:
+                    xp.sum(t * _hits(y, x, axis, keepdims), axis=axis, keepdims=keepdims),),
+        vjp=(lambda xp, g, y, x, axis=None, keepdims=False:
+             _restore(xp, g, x, axis, keepdims) * _hits(y, x, axis, keepdims),)),
     "derivative computed in float32 (log)": lambda: _swap(
         "log", jvp=(_float32(lambda xp, t, y, x: t / x),),
         vjp=(_float32(lambda xp, g, y, x: g / x),)),

@@ -1,7 +1,9 @@
 """At a non-differentiable point the claim declares (a kink), every engine's derivative along
-the kink's input must lie in the subdifferential [lo, hi]: inside, the record says which value
-the engine chose ("kink-convention"); outside, it is a defect of the subject (or a
-disagreement of an oracle). The notes' own formula is held to the same interval."""
+the kink's tangent (`Kink.tangent`: one input, or a direction over all of them) must lie in
+what the subdifferential allows there, [lo, hi]: inside, the record says which value the
+engine chose ("kink-convention"); outside, it is a defect of the subject (or a disagreement
+of an oracle). The JVP is asked along the tangent; the VJP's gradient (cotangent all ones)
+is projected on it. The notes' own formula is held to the same interval."""
 from __future__ import annotations
 
 import math
@@ -20,8 +22,7 @@ def applies(claim, point) -> bool:
 def run(run, point):
     h = run.harness
     for kink in point.kinks:
-        v = [np.zeros_like(a) for a in point.x]
-        v[kink.arg] = np.ones_like(point.x[kink.arg])
+        v = kink.tangent(point.x)   # (it fits: `Harness.point` checked it)
         u = np.ones_like(point.out)
         for eng in list(h.subjects) + list(h.oracles.values()):
             is_subject = eng.name in h.subject_names
@@ -35,7 +36,7 @@ def run(run, point):
                                      detail=fault.message, namespace=names)
                     continue
                 d = float(np.sum(ans[1])) if kind == "jvp" else \
-                    float(np.sum(ans[1][kink.arg]))
+                    float(sum(np.sum(b * t) for b, t in zip(ans[1], v)))
                 bad = "subject-defect" if is_subject else "oracle-disagreement"
                 yield _kink_record(run, eng.name, f"kink-{kind}", d, kink, point, bad, names)
         if run.claim.notes_jvp is not None:
