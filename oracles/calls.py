@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import traceback
 from dataclasses import dataclass
@@ -79,8 +80,12 @@ def _can_alarm() -> bool:
 
 def call(fn, *args, timeout: float | None = None):
     """Run one engine call: (result, None) or (None, Fault). Arrays among `args` (alone or
-    in lists and tuples) are handed over as read-only views (`frozen`)."""
+    in lists and tuples) are handed over as read-only views (`frozen`). What the harness's
+    own arithmetic depends on is as it was after the call, whatever the engine set: NumPy's
+    floating-point error handling (`np.seterr(all="raise")` in an engine made the harness's
+    checks raise) and JAX's float64 switch (`_restore_state`)."""
     use_alarm = bool(timeout) and _can_alarm()
+    state = np.geterr(), _x64()
     if use_alarm:
         old = signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -98,6 +103,22 @@ def call(fn, *args, timeout: float | None = None):
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
+        _restore_state(state)
+
+
+def _x64():
+    """JAX's float64 switch where JAX is loaded (the JAX oracle answers in float64), else
+    None."""
+    jax = sys.modules.get("jax")
+    return getattr(getattr(jax, "config", None), "jax_enable_x64", None)
+
+
+def _restore_state(state):
+    err, x64 = state
+    if np.geterr() != err:
+        np.seterr(**err)
+    if x64 is not None and _x64() != x64:
+        sys.modules["jax"].config.update("jax_enable_x64", x64)
 
 
 # --- answers ----------------------------------------------------------------------------------

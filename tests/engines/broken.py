@@ -212,3 +212,25 @@ class WritesIntoItsInputs(Base):
         for p in primals:
             p *= 1.5
         return res
+
+
+class ChangesGlobalState(Base):
+    """Right answers, but each call leaves NumPy raising on every floating-point error and
+    JAX's float64 switch off (as an engine that sets them for itself would)."""
+    name = "changes-global-state"
+
+    def _leave(self):
+        np.seterr(all="raise")
+        jax = sys.modules.get("jax")
+        if jax is not None:
+            jax.config.update("jax_enable_x64", False)
+
+    def jvp(self, f, primals, tangents):
+        res = _right.jvp(f, primals, tangents)
+        self._leave()
+        return res
+
+    def vjp(self, f, primals, cotangent):
+        res = _right.vjp(f, primals, cotangent)
+        self._leave()
+        return res
