@@ -10,6 +10,7 @@ when any `--ad-*` option is given: a bad one is one line and exit status 4.
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import pytest
@@ -83,6 +84,19 @@ def _make_session(config):
     shrink = config.getoption("ad_shrink")
     if shrink is not None and shrink < 0:
         raise UsageError(f"--ad-shrink {shrink}: expected a number of checks, 0 or more")
+    examples = config.getoption("ad_examples")
+    if examples is not None and examples < 1:
+        raise UsageError(f"--ad-examples {examples}: expected a number of inputs, 1 or more")
+    timeout = config.getoption("ad_timeout")
+    if not (math.isfinite(timeout) and timeout >= 0):
+        raise UsageError(f"--ad-timeout {timeout:g}: expected seconds, a finite number, 0 for "
+                         "no limit")
+    if oracles is not None and not oracles.strip(" ,"):
+        raise UsageError(f"--ad-oracles {oracles!r}: expected comma-separated names among "
+                         "jax, torch, fd, referee")
+    previous = config.getoption("ad_baseline_json")
+    if previous is not None:
+        _readable_results(previous)
     opts = RunOptions(
         subject=config.getoption("ad_subject"),
         oracles=tuple(s.strip() for s in oracles.split(",") if s.strip()) if oracles else (),
@@ -94,6 +108,19 @@ def _make_session(config):
     return AdSession(opts, report_dir=config.getoption("ad_report_dir"),
                      baseline=config.getoption("ad_baseline"),
                      previous_json=config.getoption("ad_baseline_json"))
+
+
+def _readable_results(path):
+    """--ad-baseline-json names a results.json that can be read, as --ad-baseline names a
+    baseline that can (a run that cannot compare should not start)."""
+    from .session import UsageError
+    try:
+        data = json.loads(open(path, encoding="utf-8").read())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--ad-baseline-json {path}: cannot read it: {exc}") from None
+    if not isinstance(data, dict) or "records" not in data or "summary" not in data:
+        raise UsageError(f"--ad-baseline-json {path}: not a results.json (it needs "
+                         "'summary' and 'records')")
 
 
 def _state(config) -> dict:

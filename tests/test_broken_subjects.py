@@ -135,6 +135,33 @@ def test_an_unknown_oracle_is_one_usage_error(tmp_path):
     assert code == 4 and "unknown oracle(s) 'tensorflow'" in out and out.count("\n") < 10, out
 
 
+@pytest.mark.parametrize("args,message", [
+    (("--ad-examples", "-1"), "--ad-examples -1: expected a number of inputs, 1 or more"),
+    (("--ad-examples", "0"), "--ad-examples 0: expected a number of inputs, 1 or more"),
+    (("--ad-timeout", "-5"), "--ad-timeout -5: expected seconds"),
+    (("--ad-timeout", "nan"), "--ad-timeout nan: expected seconds"),
+    (("--ad-baseline-json", "no-such.json"), "--ad-baseline-json no-such.json: cannot read it"),
+])
+def test_a_bad_number_or_file_is_one_usage_error(tmp_path, args, message):
+    """Not a failure of every claim (a negative count of examples made each a claim-error
+    blaming the catalogue, a negative time limit each a harness-error)."""
+    code, out = conformance(tmp_path, *args)
+    assert code == 4, out
+    assert message in out and "Traceback" not in out and out.count("\n") < 10, out
+
+
+def test_an_empty_list_of_oracles_is_one_usage_error(tmp_path):
+    code, out = conformance(tmp_path, oracles="")
+    assert code == 4 and "--ad-oracles '': expected comma-separated names" in out, out
+
+
+def test_a_previous_run_that_is_not_a_results_file_is_one_usage_error(tmp_path):
+    bad = tmp_path / "prev.json"
+    bad.write_text('{"records": []}')
+    code, out = conformance(tmp_path, "--ad-baseline-json", str(bad))
+    assert code == 4 and "not a results.json" in out, out
+
+
 BASELINES = {
     "syntax": ('[[erratum]\nclaim = "x"\n', "not valid TOML"),
     "typo": ('[[errata]]\nclaim = "fwd-table-tangent-rule-v6"\ncheck = "notes-jvp"\n'
@@ -187,3 +214,41 @@ def test_an_engine_that_writes_into_its_inputs_changes_no_other_engines_records(
         assert right and all(r.category in ("agree", "inconclusive", "unsupported")
                              for r in right), [(r.check, r.category) for r in right]
         assert not [r for r in recs if r.category == "oracle-disagreement"]
+
+
+def test_an_engine_that_changes_numpys_error_handling_or_jaxs_float64_changes_no_record():
+    """An engine that leaves `np.seterr(all="raise")` (or JAX's float64 switch off) behind
+    would make the harness's own arithmetic raise (`harness-error` records, lost checks) or
+    the JAX oracle answer in float32; both are restored after every engine call, so its
+    records are those of a right engine, and so are everyone else's."""
+    sys.path.insert(0, str(ENGINES))
+    try:
+        from broken import ChangesGlobalState
+    finally:
+        sys.path.remove(str(ENGINES))
+    import oracles
+    from oracles.claims import load_catalogue
+    from oracles.harness import Harness, draw_inputs
+    names = [n for n in ("jax", "torch", "fd", "referee") if oracles.available()[n] is True]
+    claims = [c for c in load_catalogue()
+              if c.id in ("chain-scalar-sin-exp-tanh", "relu-derivative")]
+    err = np.geterr()
+
+    def records(subject):
+        h = Harness([subject], {n: oracles.engine(n) for n in names}, seed=0)
+        out = []
+        for claim in claims:
+            out += [(r.engine.replace(subject.name, "subject"), r.check, r.dtype, r.category)
+                    for r in h.run_claim(claim, draw_inputs(claim, 3))]
+        return out
+
+    class LeavesItAlone(ChangesGlobalState):
+        name = "leaves-it-alone"
+
+        def _leave(self):
+            pass
+
+    bad = records(ChangesGlobalState())
+    assert np.geterr() == err
+    assert bad == records(LeavesItAlone())
+    assert not [r for r in bad if r[3] in ("harness-error", "subject-defect")], bad
