@@ -218,7 +218,7 @@ def pytest_sessionfinish(session, exitstatus):
     config = session.config
     st = config.stash.get(_KEY, None)
     if not _is_controller(config):
-        _hand_in_facts(config, st)
+        _hand_in_facts(config, st, session)
         return
     _forget_facts_marker(config)
     if st is None or not (st["ran"] or st["failed"]):
@@ -258,7 +258,7 @@ def pytest_unconfigure(config):
         gc.freeze()
 
 
-def _hand_in_facts(config, st):
+def _hand_in_facts(config, st, session):
     """Under pytest-xdist the first worker to finish its claims computes the run's facts
     (`AdSession.facts`: engine versions, the report's extras) and hands them to the
     controller with its `workeroutput`, so that the controller, which runs no claim, imports
@@ -271,10 +271,35 @@ def _hand_in_facts(config, st):
     if st is None or st["session"] is None or not _first_to_finish(config.workerinput):
         return
     try:
-        facts = json.dumps(st["session"].facts(), default=str)
+        facts = st["session"].facts()
+        config.workeroutput[_FACTS] = json.dumps(facts, default=str)
     except Exception:  # noqa: BLE001 -- the controller then computes them
         return
-    config.workeroutput[_FACTS] = facts
+    if config.workerinput.get(_HOST) == _host():
+        _draw_pictures(config, facts, session)
+
+
+def _draw_pictures(config, facts, session):
+    """The worker that computed the facts, on the controller's machine, draws the page's
+    formulas and plots into the picture cache the controller reads (`reports.cache`), while
+    the other workers finish: from a cold cache, the controller's page then draws nothing
+    (1.5-2 s of mathtext and matplotlib after the last claim otherwise). Without the report's
+    packages, nothing is drawn and nothing fails."""
+    try:
+        from reports.writer import draw_pictures
+    except ImportError:
+        return
+    ran = {_claim_of(item.nodeid) for item in session.items}   # this run's claims (-k)
+    draw_pictures([c.printed for c in _catalogue(config) if c.id in ran],
+                  facts.get("extras", {}))
+
+
+_HOST = "ad_host"
+
+
+def _host() -> str:
+    import socket
+    return socket.gethostname()
 
 
 def _facts_marker(workerinput) -> str | None:
@@ -315,8 +340,10 @@ _FACTS_MARKER: dict = {}
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node):
-    """pytest-xdist, on the controller: note the run's marker file (see `_hand_in_facts`)."""
+    """pytest-xdist, on the controller: note the run's marker file and tell the workers
+    which machine the controller is on (see `_hand_in_facts`)."""
     _FACTS_MARKER["path"] = _facts_marker(node.workerinput)
+    node.workerinput[_HOST] = _host()
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -260,6 +260,28 @@ def _env():
     return env
 
 
+def draw_pictures(printed, extras) -> None:
+    """Draw into the picture cache what a page of these claims (their printed formulas,
+    `printed`) and these extras would draw: its formulas and its two plots (not the Taylor
+    cards of failing records, which depend on the records). Under pytest-xdist the worker that
+    computes the run's facts does this while the others finish, so that the controller's page
+    finds every picture drawn. Nothing is raised: a picture not drawn here is drawn by the
+    page."""
+    try:
+        for latex in printed:
+            if latex:
+                render_math(latex)
+        trace = extras.get("trace")
+        if isinstance(trace, dict):
+            for row in trace.get("forward", ()):
+                render_math(row["printed_rule"])
+                render_math(row["printed_primal"])
+        fd_plot(extras.get("fd_curves"))
+        _taylor_example(extras.get("taylor"))
+    except Exception:  # noqa: BLE001 -- the page draws what is missing
+        pass
+
+
 def render(result: dict, previous: dict | None = None) -> str:
     return _env().get_template("template.html.j2").render(**build_context(result, previous))
 

@@ -86,3 +86,30 @@ def test_a_warm_cache_renders_the_page_without_pyplot(tmp_path):
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True, env=env).stdout.split()[-1] for _ in range(2)]
     assert runs == ["True", "False"]
+
+
+def test_the_pictures_drawn_ahead_are_every_picture_the_page_draws(tmp_path, monkeypatch):
+    """`draw_pictures` (what the worker that computes the facts draws under pytest-xdist)
+    draws every formula and plot the page of the same claims and extras needs: rendering the
+    page afterwards adds nothing to the cache."""
+    import json
+    from reports.writer import draw_pictures, render
+    rep = tmp_path / "rep"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/notes", "-q", "-p", "no:cacheprovider",
+         "-k", "fwd-table-tangent-rule or relu-derivative or chain-scalar-sin-exp-tanh",
+         "--ad-oracles", "referee,fd", "--ad-report-dir", str(rep)],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), capture_output=True,
+        text=True, timeout=600, env=dict(os.environ, AD_MATH_CACHE=str(tmp_path / "first")))
+    assert run.returncode == 0, run.stdout[-2000:]
+    result = json.loads((rep / "results.json").read_text())
+    assert result["extras"]["trace"] and result["extras"]["fd_curves"]
+    cache_dir = tmp_path / "ahead"
+    monkeypatch.setenv("AD_MATH_CACHE", str(cache_dir))
+    render_math.cache_clear()
+    draw_pictures([c["printed"] for c in result["claims"].values()], result["extras"])
+    drawn = sorted(p.name for p in cache_dir.iterdir())
+    assert any(n.startswith("plot-") for n in drawn) and len(drawn) > 10
+    render_math.cache_clear()
+    render(result)
+    assert sorted(p.name for p in cache_dir.iterdir()) == drawn
