@@ -229,10 +229,20 @@ def scorecard(result: dict) -> dict | None:
     for cid in sorted({r["claim"] for r in recs}):
         row = {(e, c): _worst(cells[(cid, e, c)]) for e in subjects for c in checks
                if cells.get((cid, e, c))}
+        wrong = any(v not in RIGHT + NO_VERDICT for v in row.values())
         rows.append({"claim": cid, "op": cid.removeprefix("op-"), "cells": row,
-                     "ok": all(v in ("agree", "kink-convention") for v in row.values())})
+                     "wrong": wrong,
+                     "ok": not wrong and any(v in RIGHT for v in row.values())})
     return {"subjects": subjects, "checks": checks, "rows": rows,
-            "passed": sum(r["ok"] for r in rows)}
+            "passed": sum(r["ok"] for r in rows), "wrong": sum(r["wrong"] for r in rows),
+            "unverified": sum(not r["ok"] and not r["wrong"] for r in rows)}
+
+
+# a scorecard cell's verdicts: right, and none (a Taylor test of a linear op has no rate to
+# measure, an engine without hvp is not asked): a primitive with no wrong cell and a right one
+# is right; counting "no verdict" as wrong called every correct engine without hvp wrong
+RIGHT = ("agree", "kink-convention")
+NO_VERDICT = ("inconclusive", "unsupported")
 
 
 def _decimals(text: str) -> int:

@@ -233,3 +233,23 @@ def test_rendering_leaves_the_result_as_it_was():
     before = copy.deepcopy(res)
     render(res)
     assert res == before
+
+
+def test_the_scorecard_counts_no_verdict_as_no_verdict_not_as_wrong():
+    """A correct engine without hvp, on a linear op whose Taylor test has no rate to measure,
+    is right; a defect anywhere is wrong; a primitive with no verdict at all is neither."""
+    from oracles.verdict import PRIMITIVES
+    from reports.writer import scorecard
+    recs = [record("op-add", "ourad-reverse", "jvp", "agree", section=PRIMITIVES),
+            record("op-add", "ourad-reverse", "taylor", "inconclusive", section=PRIMITIVES),
+            record("op-add", "ourad-reverse", "hvp", "unsupported", section=PRIMITIVES),
+            record("op-sin", "ourad-reverse", "jvp", "agree", section=PRIMITIVES),
+            record("op-sin", "ourad-reverse", "vjp", "subject-defect", section=PRIMITIVES),
+            record("op-max", "ourad-reverse", "jvp", "unsupported", section=PRIMITIVES)]
+    sc = scorecard(results(recs))
+    assert {r["op"]: (r["ok"], r["wrong"]) for r in sc["rows"]} == {
+        "add": (True, False), "sin": (False, True), "max": (False, False)}
+    assert (sc["passed"], sc["wrong"], sc["unverified"]) == (1, 1, 1)
+    page = render(results(recs))
+    assert "1 of 3 primitives right in every check of the subject that gave a verdict" in page
+    assert "1 wrong, 1 with no verdict at all" in page
