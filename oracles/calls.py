@@ -15,6 +15,7 @@ the call runs without a limit.
 from __future__ import annotations
 
 import math
+import os
 import signal
 import sys
 import threading
@@ -86,6 +87,7 @@ def call(fn, *args, timeout: float | None = None):
     checks raise) and JAX's float64 switch (`_restore_state`)."""
     use_alarm = bool(timeout) and _can_alarm()
     state = np.geterr(), _x64()
+    os._exit = _engine_exit   # an engine ending the process would end the run with status 0
     if use_alarm:
         old = signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -103,7 +105,22 @@ def call(fn, *args, timeout: float | None = None):
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
+        os._exit = _os_exit
         _restore_state(state)
+
+
+_os_exit = os._exit
+
+
+class EngineExit(Exception):
+    """An engine called os._exit, which would have ended the run (no report, status 0)."""
+
+
+def _engine_exit(status=0):
+    if threading.current_thread() is not threading.main_thread():
+        _os_exit(status)   # another thread's exit (pytest-xdist's channels), not the engine's
+    raise EngineExit(f"the engine called os._exit({status}), which would have ended the "
+                     "whole run without a report")
 
 
 def _x64():

@@ -60,6 +60,7 @@ def mine(res, engine):
     ("NaNOnOneHot", "jacobian", "subject-defect", "nan at entry"),
     ("WrongPrimal", "value", "subject-defect", "the primal output"),
     ("Exits", "vjp", "subject-defect", "SystemExit"),
+    ("ExitsTheProcess", "vjp", "subject-defect", "called os._exit(0)"),
     ("NegatedVjp", "vjp", "subject-defect", ""),
 ])
 def test_a_misbehaving_engine_fails_the_gate_with_a_message(tmp_path, cls, check, category,

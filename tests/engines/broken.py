@@ -234,3 +234,13 @@ class ChangesGlobalState(Base):
         res = _right.vjp(f, primals, cotangent)
         self._leave()
         return res
+
+
+class ExitsTheProcess(Base):
+    """Ends the process from inside its VJP with status 0 (no report, the gate never
+    runs)."""
+    name = "exits-the-process"
+
+    def vjp(self, f, primals, cotangent):
+        import os
+        os._exit(0)
