@@ -2,6 +2,7 @@
 result, and a Python snippet that rebuilds the subject and recomputes the failing number."""
 from __future__ import annotations
 
+import functools
 import shlex
 from dataclasses import dataclass, field
 
@@ -49,9 +50,25 @@ class RunOptions:
 
 
 def reproduce_line(claim, options: RunOptions) -> str:
-    """`ad-conformance -k '<id>' ...`, runnable from the directory the run was started in."""
-    return " ".join(["ad-conformance", "-k", shlex.quote(claim.id)]
+    """`ad-conformance -k '<id>' ...`, runnable from the directory the run was started in.
+    pytest's `-k` matches substrings, so the claims whose ids contain this one are excluded
+    (`-k 'op-max and not op-maximum'`): the line runs this claim alone."""
+    others = [i for i in _catalogue_ids(tuple(map(str, options.formulas)))
+              if i != claim.id and claim.id.lower() in i.lower()]
+    expr = " and not ".join([claim.id] + others)
+    return " ".join(["ad-conformance", "-k", shlex.quote(expr)]
                     + [shlex.quote(a) for a in options.args()])
+
+
+@functools.lru_cache(maxsize=8)
+def _catalogue_ids(formulas: tuple) -> tuple:
+    """The ids of the run's catalogue (none where it cannot be loaded: a claim built in
+    code)."""
+    from .claims import load_catalogue
+    try:
+        return tuple(c.id for c in load_catalogue(formulas))
+    except Exception:  # noqa: BLE001 -- the line then names the claim alone
+        return ()
 
 
 def _literal(a) -> str:

@@ -187,3 +187,19 @@ def test_one_worker_of_a_run_claims_the_facts_and_the_marker_is_removed(tmp_path
     assert code == 0, out
     assert results(tmp_path)["extras"]["fd_curves"]   # the facts arrived
     assert not Path(plugin._facts_marker({"testrunuid": uid})).exists()
+
+
+def test_a_reproduce_line_selects_its_claim_alone():
+    """pytest's -k matches substrings: `-k op-max` ran op-maximum too."""
+    import shlex
+
+    from oracles.claims import find_claim
+    from oracles.reproduce import RunOptions, reproduce_line
+    line = shlex.split(reproduce_line(find_claim("op-max"), RunOptions()))
+    expr = line[line.index("-k") + 1]
+    assert expr == "op-max and not op-maximum"
+    p = subprocess.run([sys.executable, "-m", "pytest", "tests/notes", "--collect-only", "-q",
+                        "-p", "no:cacheprovider", "-k", expr], cwd=ROOT, capture_output=True,
+                       text=True, timeout=300)
+    picked = [ln for ln in p.stdout.splitlines() if "test_claim[" in ln]
+    assert picked == ["tests/notes/test_conformance.py::test_claim[op-max]"], p.stdout[-2000:]
