@@ -7,7 +7,7 @@ import pytest
 
 import oracles
 import ourad
-from oracles.claims import Claim, scalars
+from oracles.claims import Claim, load_catalogue, scalars
 from oracles.harness import Harness, draw_inputs
 from oracles.ourad_engines import OuradReverse
 from oracles.reproduce import RunOptions
@@ -195,3 +195,38 @@ def test_every_float32_record_says_what_it_was_judged_by(engine):
     for rec in recs:
         assert rec.tolerance and rec.tolerance > 0
         assert "error model" in rec.detail and "sampled from" in rec.detail
+
+
+def _tf32(a):
+    """float32 rounded to TF32's 10-bit mantissa (as GPU BLAS may round a matmul's inputs)."""
+    a = np.ascontiguousarray(a, np.float32)
+    u = a.view(np.uint32).astype(np.uint64)
+    return ((u + 0x1000) & 0xFFFFE000).astype(np.uint32).view(np.float32)
+
+
+class Tf32Derivatives(OuradReverse):
+    """Right, but its float32 derivatives are rounded to TF32's 10-bit mantissa (as large
+    float32 products on a GPU allowed to use TF32 come out)."""
+    name = "tf32-derivatives"
+
+    def jvp(self, f, primals, tangents):
+        out, t = super().jvp(f, primals, tangents)
+        return out, (_tf32(t) if np.asarray(t).dtype == np.float32 else t)
+
+    def vjp(self, f, primals, cotangent):
+        out, bars = super().vjp(f, primals, cotangent)
+        return out, tuple(_tf32(b) if np.asarray(b).dtype == np.float32 else b for b in bars)
+
+
+def test_derivatives_rounded_to_tf32_are_caught_at_a_million_inputs():
+    """The rounding term once grew with sqrt(n) (a thousand at the network's million
+    parameters) and allowed 0.4% of the answer: an engine whose large float32 products came
+    out of TF32 passed, 2,000 times further from the reference than honest float32
+    engines."""
+    claim = next(c for c in load_catalogue() if c.id == "net-gradients")
+    recs = f32(run([Tf32Derivatives(), oracles.engine("ourad-reverse")], claim,
+                   oracle_names=("jax", "torch", "fd"), examples=1))
+    assert recs[("tf32-derivatives", "vjp")].category == "subject-defect", recs
+    assert recs[("tf32-derivatives", "jvp")].category == "subject-defect", recs
+    assert recs[("ourad-reverse", "vjp")].category == "agree"
+    assert recs[("ourad-reverse", "jvp")].category == "agree"

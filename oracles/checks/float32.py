@@ -6,12 +6,14 @@ The reference is float64's, at exactly the rounded input: the oracles that made 
 the float64 reference at the drawn point are asked again there (the referee only where no AD
 oracle agreed with it). The tolerance is
 
-    ULPS32 * eps32 * sqrt(n) * (|reference| + |answer|)  +  SAMPLE_FACTOR * sample  +  4 * floor
+    ULPS32 * eps32 * g * (|reference| + |answer|)  +  SAMPLE_FACTOR * sample  +  4 * floor
 
 where `sample` is how far honest float32 implementations land from the reference at this
 point: the AD oracles (JAX, PyTorch) asked in float32 at the rounded input and at its two
 float32 neighbours (every entry one ulp up, one ulp down), and for the primal value NumPy's own
-float32 evaluation of the claim too. It measures the claim's conditioning where it matters:
+float32 evaluation of the claim too, and g is 1 (the sample measured how rounding accumulates
+over the n input entries) or, without a sample, sqrt(n). It measures the claim's conditioning
+where it matters:
 1 - tanh(x)^2 at x = 5 loses three digits to cancellation in any float32 implementation that
 computes it from tanh(x), which a model built from f alone (well conditioned there) would call a
 defect. The neighbours keep one oracle's lucky rounding from setting the bar: an error that
@@ -211,9 +213,14 @@ def _gap(a, b) -> float:
     return float(np.max(np.where(np.isfinite(d), d, 0.0), initial=0.0))
 
 
-def tolerance(want, got, n, sample, floor=0.0) -> float:
-    """The float32 error model (module docstring)."""
-    rounding = ULPS32 * (EPS32 * max(1.0, math.sqrt(n)) * (top(want) + top(got)) + TINY32)
+def tolerance(want, got, n, sample, floor=0.0, sampled=False) -> float:
+    """The float32 error model (module docstring). Where float32 oracles measured the
+    rounding here (`sampled`), the sample covers how errors accumulate over the n inputs, and
+    the rounding term is the last roundings' alone: with sqrt(n) it allowed 0.4% of the
+    answer at a million inputs, where an engine rounding its products to 10 bits (TF32)
+    passed and honest float32 engines were 2,000 times closer."""
+    growth = 1.0 if sampled else max(1.0, math.sqrt(n))
+    rounding = ULPS32 * (EPS32 * growth * (top(want) + top(got)) + TINY32)
     return rounding + SAMPLE_FACTOR * sample + 4 * floor + 1e-300
 
 
@@ -278,7 +285,7 @@ def judge(run, engine, check, got, want, p, sample, ref, kind, **kw):
         return run.record(engine, check, "inconclusive", dtype=DTYPE, inputs=p.inputs,
                           detail="the reference is not a finite float32 number here", **kw)
     got, want = got[~beyond], want[~beyond]     # overflow or a singularity: not float32's
-    tol = tolerance(want, got, p.n, sample, ref.floor)
+    tol = tolerance(want, got, p.n, sample, ref.floor, bool(p.sampled_by[check]))
     ok, err, rel, bad = measure(got, want, tol)
     category = "agree" if ok else "subject-defect"
     lines = [f"the primal output returned by the {kind}"] if check == "value" else []
