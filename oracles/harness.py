@@ -127,7 +127,9 @@ class Harness:
         # inputs: Hypothesis mixes the constants of the project's imported modules into its
         # draws, so a claim draws the same inputs whether it is the first of its process (a
         # pytest-xdist worker's, a `-k` run's) or not.
-        for module in ("blame", "checks"):
+        # (`extras` and `kinks` too: the run's facts, which `test_facts` computes beside the
+        # claims, use them)
+        for module in ("blame", "checks", "extras", "kinks"):
             importlib.import_module(f"{__package__}.{module}")
         self.subjects = list(subjects)
         self.subject_names = {e.name for e in self.subjects}
@@ -304,8 +306,9 @@ def runner_not_local() -> None:
     (files outside site-packages and the standard library) into its draws. pytest-xdist's
     remote workers (`--tx ssh=...`) import pytest itself from the directory it was copied to,
     where it counts as local, so they drew other inputs than the controller. The test
-    runner's own packages are never counted as local here, wherever they were imported
-    from; nothing changes where they lie in site-packages. Installed once per process (the
+    runner's own packages, and the report writer (`reports`, beside this package), are never
+    counted as local here, wherever they were imported from; nothing changes where they lie
+    in site-packages. Installed once per process (the
     plugin does it when it collects the claims, before any test of the process draws), and
     only where Hypothesis has the hook."""
     import os
@@ -319,6 +322,10 @@ def runner_not_local() -> None:
         return
     roots = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
                   for m in map(sys.modules.get, RUNNER) if getattr(m, "__file__", None))
+    # and the report writer beside this package, which `test_facts` may import before the
+    # claims of its process draw (it draws the page's pictures) and no other process does
+    roots += (os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "reports") + os.sep,)
 
     def is_local(path):
         return not os.path.abspath(path).startswith(roots) and local(path)

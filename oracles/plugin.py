@@ -188,6 +188,11 @@ def pytest_runtest_logreport(report):
     config = _CONFIG.get("config")
     if config is None or not _is_controller(config):
         return
+    for name, value in (report.user_properties if report.when == "call" else ()):
+        if name == _FACTS:   # test_facts, in whichever process ran it
+            ad = session_of(config)
+            if ad.received_facts is None:
+                ad.received_facts = json.loads(value)
     cid = _claim_of(report.nodeid)
     if cid is None:
         return
@@ -217,11 +222,7 @@ def pytest_sessionfinish(session, exitstatus):
     PyTorch's teardown), so that those ends overlap the report's writing."""
     config = session.config
     st = config.stash.get(_KEY, None)
-    if not _is_controller(config):
-        _hand_in_facts(config, st, session)
-        return
-    _forget_facts_marker(config)
-    if st is None or not (st["ran"] or st["failed"]):
+    if not _is_controller(config) or st is None or not (st["ran"] or st["failed"]):
         return
     ad = session_of(config)
     from .verdict import HARNESS, Record
@@ -256,105 +257,6 @@ def pytest_unconfigure(config):
     if st is not None and st["session"] is not None:
         import gc
         gc.freeze()
-
-
-def _hand_in_facts(config, st, session):
-    """Under pytest-xdist the first worker to finish its claims computes the run's facts
-    (`AdSession.facts`: engine versions, the report's extras) and hands them to the
-    controller with its `workeroutput`, so that the controller, which runs no claim, imports
-    no engine, and the facts are computed while the other workers are still at their last
-    claims. Computed after the worker's last claim, so its imports cannot touch a draw.
-    Which worker is first: the one that creates the run's marker file (`_facts_marker`);
-    workers on other machines, which cannot see it, each compute them (the controller keeps
-    the first to arrive). Where none come (no worker ran a claim, or they failed), the
-    controller computes them itself."""
-    if st is None or st["session"] is None or not _first_to_finish(config.workerinput):
-        return
-    try:
-        facts = st["session"].facts()
-        config.workeroutput[_FACTS] = json.dumps(facts, default=str)
-    except Exception:  # noqa: BLE001 -- the controller then computes them
-        return
-    if config.workerinput.get(_HOST) == _host():
-        _draw_pictures(config, facts, session)
-
-
-def _draw_pictures(config, facts, session):
-    """The worker that computed the facts, on the controller's machine, draws the page's
-    formulas and plots into the picture cache the controller reads (`reports.cache`), while
-    the other workers finish: from a cold cache, the controller's page then draws nothing
-    (1.5-2 s of mathtext and matplotlib after the last claim otherwise). Without the report's
-    packages, nothing is drawn and nothing fails."""
-    try:
-        from reports.writer import draw_pictures
-    except ImportError:
-        return
-    ran = {_claim_of(item.nodeid) for item in session.items}   # this run's claims (-k)
-    draw_pictures([c.printed for c in _catalogue(config) if c.id in ran],
-                  facts.get("extras", {}))
-
-
-_HOST = "ad_host"
-
-
-def _host() -> str:
-    import socket
-    return socket.gethostname()
-
-
-def _facts_marker(workerinput) -> str | None:
-    uid = workerinput.get("testrunuid")
-    if not uid:
-        return None
-    import tempfile
-    return os.path.join(tempfile.gettempdir(), f"ourad-harness-facts-{uid}")
-
-
-def _first_to_finish(workerinput) -> bool:
-    """Whether this worker is the first of the run to claim the facts: it creates the
-    marker file, or cannot tell (no marker to create: it computes them all the same)."""
-    path = _facts_marker(workerinput)
-    if path is None:
-        return True
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
-def _forget_facts_marker(config):
-    """The controller removes the run's marker file (its workers on this machine made it)."""
-    path = _FACTS_MARKER.pop("path", None)
-    if path:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-
-
-_FACTS_MARKER: dict = {}
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node):
-    """pytest-xdist, on the controller: note the run's marker file and tell the workers
-    which machine the controller is on (see `_hand_in_facts`)."""
-    _FACTS_MARKER["path"] = _facts_marker(node.workerinput)
-    node.workerinput[_HOST] = _host()
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node, error):
-    """pytest-xdist: a worker is done; take the facts it handed in, if any."""
-    facts = getattr(node, "workeroutput", {}).get(_FACTS)
-    config = _CONFIG.get("config")
-    if facts and config is not None and _is_controller(config):
-        ad = session_of(config)
-        if ad.received_facts is None:   # the first to arrive (remote workers each send them)
-            ad.received_facts = json.loads(facts)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

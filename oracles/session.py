@@ -189,8 +189,9 @@ class AdSession:
         """What the summary and the report's pictures say about the engines that ran the
         claims: their names, versions and roles, the oracles skipped, the packages' versions,
         and the extras (trace tables, fd curves, kinks, costs). Computed where the engines
-        are loaded: under pytest-xdist one worker computes them beside a claim and hands them
-        to the controller (`received_facts`), which then never imports JAX or PyTorch."""
+        are loaded: by the conformance run's `test_facts`, in whichever process runs it,
+        which hands them to the controller (`received_facts`) with its report; under
+        pytest-xdist the controller then never imports JAX or PyTorch."""
         h = self.harness
         return {"subjects": [{"name": e.name, "version": str(getattr(e, "version", "") or "")}
                              for e in h.subjects],

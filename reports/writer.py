@@ -273,10 +273,10 @@ def _env():
 def draw_pictures(printed, extras) -> None:
     """Draw into the picture cache what a page of these claims (their printed formulas,
     `printed`) and these extras would draw: its formulas and its two plots (not the Taylor
-    cards of failing records, which depend on the records). Under pytest-xdist the worker that
-    computes the run's facts does this while the others finish, so that the controller's page
-    finds every picture drawn. Nothing is raised: a picture not drawn here is drawn by the
-    page."""
+    cards of failing records, which depend on the records). The conformance run's
+    `test_facts` does this beside the claims (under pytest-xdist in a worker), so that the
+    page, written after the last claim, finds every picture drawn. Nothing is raised: a
+    picture not drawn here is drawn by the page."""
     try:
         for latex in printed:
             if latex:

@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -163,30 +165,32 @@ def test_two_workers_give_the_verdicts_of_one(tmp_path):
     assert serial["summary"]["counts"] == parallel["summary"]["counts"]
 
 
-def test_one_worker_of_a_run_claims_the_facts_and_the_marker_is_removed(tmp_path):
-    """The first worker to finish computes the run's facts (`_first_to_finish` creates the
-    run's marker file; a second worker of the same run finds it), and the controller
-    removes the marker at the end."""
-    import tempfile
-    import uuid
+PROBE = """
+import sys
 
-    from oracles import plugin
-    uid = uuid.uuid4().hex
-    marker = Path(plugin._facts_marker({"testrunuid": uid}))
-    assert marker.parent == Path(tempfile.gettempdir())
-    try:
-        assert plugin._first_to_finish({"testrunuid": uid}) is True
-        assert plugin._first_to_finish({"testrunuid": uid}) is False
-        assert plugin._first_to_finish({"testrunuid": uuid.uuid4().hex + "/x"}) is True  # cannot tell
-        assert plugin._first_to_finish({}) is True
-    finally:
-        marker.unlink(missing_ok=True)
-    uid = uuid.uuid4().hex
-    code, out = run(tmp_path, "-k", "relu-derivative or fwd-table-tangent", "-n", "2",
-                    "--testrunuid", uid)
+
+def pytest_sessionfinish(session):
+    if not hasattr(session.config, "workerinput"):
+        open({out!r}, "w").write(" ".join(m for m in ("jax", "torch") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("selection, controller_imports", [
+    ("facts or relu-derivative or fwd-table-tangent", ""),   # test_facts runs in a worker
+    ("relu-derivative or fwd-table-tangent", "jax torch"),   # deselected: the controller
+])
+def test_the_facts_come_from_a_worker_or_else_from_the_controller(tmp_path, selection,
+                                                                   controller_imports):
+    """`test_facts` computes the run's facts (and draws the page's pictures) beside the
+    claims, in whichever worker takes it; the controller then imports no engine. Where it is
+    deselected, the controller computes them itself: the report has them either way."""
+    (tmp_path / "probe_plugin.py").write_text(PROBE.format(out=str(tmp_path / "imported")))
+    code, out = run(tmp_path, "-k", selection, "-n", "2", "-p", "probe_plugin",
+                    oracles="jax,torch,referee,fd", path=tmp_path)
     assert code == 0, out
-    assert results(tmp_path)["extras"]["fd_curves"]   # the facts arrived
-    assert not Path(plugin._facts_marker({"testrunuid": uid})).exists()
+    res = results(tmp_path)
+    assert res["extras"]["fd_curves"] and res["summary"]["oracles"]["jax"]
+    assert (tmp_path / "imported").read_text() == controller_imports
 
 
 def test_a_reproduce_line_selects_its_claim_alone():

@@ -89,7 +89,7 @@ def test_a_warm_cache_renders_the_page_without_pyplot(tmp_path):
 
 
 def test_the_pictures_drawn_ahead_are_every_picture_the_page_draws(tmp_path, monkeypatch):
-    """`draw_pictures` (what the worker that computes the facts draws under pytest-xdist)
+    """`draw_pictures` (what `test_facts` draws beside the claims)
     draws every formula and plot the page of the same claims and extras needs: rendering the
     page afterwards adds nothing to the cache."""
     import json
