@@ -87,11 +87,14 @@ def call(fn, *args, timeout: float | None = None):
     checks raise) and JAX's float64 switch (`_restore_state`)."""
     use_alarm = bool(timeout) and _can_alarm()
     state = np.geterr(), _x64()
-    os._exit = _engine_exit   # an engine ending the process would end the run with status 0
-    if use_alarm:
-        old = signal.signal(signal.SIGALRM, _alarm)
-        signal.setitimer(signal.ITIMER_REAL, timeout)
+    before_exit = os._exit
+    old = None
     try:
+        _IN_CALL.append((os.getpid(), threading.get_ident()))
+        os._exit = _engine_exit   # an engine ending the process would end the run, status 0
+        if use_alarm:
+            old = signal.signal(signal.SIGALRM, _alarm)
+            signal.setitimer(signal.ITIMER_REAL, timeout)
         return fn(*frozen(args)), None
     except KeyboardInterrupt:
         raise
@@ -102,25 +105,39 @@ def call(fn, *args, timeout: float | None = None):
     except BaseException as exc:  # noqa: BLE001 -- SystemExit too: the engine's answer
         return None, Fault("defect", describe(exc))
     finally:
-        if use_alarm:
+        if old is not None:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
-        os._exit = _os_exit
+        os._exit = before_exit
+        if _IN_CALL:
+            _IN_CALL.pop()
         _restore_state(state)
 
 
 _os_exit = os._exit
+_IN_CALL: list = []   # (process, thread) of the engine call in progress
 
 
-class EngineExit(Exception):
-    """An engine called os._exit, which would have ended the run (no report, status 0)."""
+class EngineExit(BaseException):
+    """An engine called os._exit, which would have ended the run (no report, status 0). A
+    BaseException, so that an engine's own `except Exception` does not swallow it."""
 
 
 def _engine_exit(status=0):
-    if threading.current_thread() is not threading.main_thread():
-        _os_exit(status)   # another thread's exit (pytest-xdist's channels), not the engine's
+    """os._exit while an engine call is in progress: in the calling thread, an error of the
+    call; in a process the engine forked, the real exit (the child ends as it meant to); in
+    another thread of this process, the real exit but never with status 0 (the run did not
+    finish)."""
+    if not _IN_CALL or _IN_CALL[-1][0] != os.getpid():
+        _os_exit(status)
+    if _IN_CALL[-1][1] != threading.get_ident():
+        _os_exit(status or 70)
     raise EngineExit(f"the engine called os._exit({status}), which would have ended the "
                      "whole run without a report")
+
+
+if hasattr(os, "register_at_fork"):   # a child the engine forks exits for real
+    os.register_at_fork(after_in_child=lambda: setattr(os, "_exit", _os_exit))
 
 
 def _x64():

@@ -253,3 +253,34 @@ def test_an_engine_that_changes_numpys_error_handling_or_jaxs_float64_changes_no
     assert np.geterr() == err
     assert bad == records(LeavesItAlone())
     assert not [r for r in bad if r[3] in ("harness-error", "subject-defect")], bad
+
+
+@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")   # JAX's warning; the child
+def test_a_process_an_engine_forks_ends_as_it_meant_to():         # only exits
+    """os._exit is an error only for the engine's own call: a child the engine forks (as a
+    multiprocessing pool or a data loader does, ending it with os._exit) exits for real, and
+    never runs the harness on; an engine's own `except Exception` does not swallow the error
+    of its exit."""
+    import os
+
+    from oracles.calls import call
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+
+    def forks():
+        pid = os.fork()
+        if pid == 0:
+            os._exit(7)          # the child: a real exit, whatever happens
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+    assert call(forks) == (7, None)
+
+    def swallows():
+        import os
+        try:
+            os._exit(0)
+        except Exception:  # noqa: BLE001
+            return "swallowed"
+
+    res, fault = call(swallows)
+    assert res is None and "called os._exit(0)" in fault.message
