@@ -46,12 +46,21 @@ class Kink:
     text: str = ""
 
     def tangent(self, x) -> list:
-        """The tangent at the point `x` (one array per input)."""
+        """The tangent at the point `x` (one array per input); ValueError where `arg` does
+        not fit the inputs (a position out of range, a weight per input missing or not
+        finite, or nothing but zeros, along which nothing would be checked)."""
         if isinstance(self.arg, (int, np.integer)):
-            return [np.ones_like(a) if k == self.arg else np.zeros_like(a)
-                    for k, a in enumerate(x)]
-        return [np.broadcast_to(np.asarray(w, np.float64), np.shape(a)).astype(np.float64)
-                for w, a in zip(self.arg, x, strict=True)]
+            if not -len(x) <= self.arg < len(x):
+                raise ValueError(f"input {self.arg} of {len(x)}")
+            k = self.arg % len(x)
+            t = [np.ones_like(a, np.float64) if j == k else np.zeros_like(a, np.float64)
+                 for j, a in enumerate(x)]
+        else:
+            t = [np.broadcast_to(np.asarray(w, np.float64), np.shape(a)).astype(np.float64)
+                 for w, a in zip(self.arg, x, strict=True)]
+        if not all(np.all(np.isfinite(w)) for w in t) or not any(np.any(w) for w in t):
+            raise ValueError("the weights must be finite and not all zero")
+        return t
 
 
 @dataclass(frozen=True)

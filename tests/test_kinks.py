@@ -8,6 +8,8 @@ import oracles
 from oracles.claims import Claim, Kink
 from oracles.harness import Harness
 
+pytest.importorskip("torch")
+
 
 def test_a_kinks_tangent_is_one_input_or_one_weight_per_input():
     x = [np.zeros(3), np.zeros((2, 2))]
@@ -15,8 +17,12 @@ def test_a_kinks_tangent_is_one_input_or_one_weight_per_input():
     assert [a.tolist() for a in t] == [[0.0] * 3, [[1.0, 1.0], [1.0, 1.0]]]
     t = Kink(lambda *a: True, 0.0, 1.0, arg=(2.0, ((0.0, 1.0), (0.0, 0.0)))).tangent(x)
     assert [a.tolist() for a in t] == [[2.0] * 3, [[0.0, 1.0], [0.0, 0.0]]]
-    with pytest.raises(ValueError):
-        Kink(lambda *a: True, 0.0, 1.0, arg=(1.0,)).tangent(x)   # one weight for two inputs
+    assert [a.tolist() for a in Kink(lambda *a: True, 0.0, 1.0, arg=-1).tangent(x)][1] == \
+        [[1.0, 1.0], [1.0, 1.0]]                                    # the last input
+    for arg in ((1.0,), 2, -3, (0.0, 0.0), (float("nan"), 1.0)):
+        # one weight for two inputs, no such input, nothing to check along, not a number
+        with pytest.raises(ValueError):
+            Kink(lambda *a: True, 0.0, 1.0, arg=arg).tangent(x)
 
 
 def _records(claim, subject):
@@ -49,7 +55,6 @@ class GivesBothTheWholeDerivative:
 
 
 def test_each_inputs_interval_alone_lets_a_wrong_tie_pass_the_sum_does_not():
-    pytest.importorskip("torch")
     wrong = GivesBothTheWholeDerivative()
     alone = _records(_tie_claim(*EACH), wrong)
     assert {r.category for r in alone if r.check.startswith("kink")} == {"kink-convention"}
