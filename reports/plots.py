@@ -20,22 +20,24 @@ from .cache import cached
 
 
 def pyplot():
-    """matplotlib's pyplot on the Agg backend, text kept as text in SVG; None without it."""
+    """matplotlib's pyplot on the Agg backend; None without it."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    plt.rcParams["svg.fonttype"] = "none"
     return plt
 
 
 def svg_figure(fig) -> Markup:
-    """A figure as inline SVG (no metadata), the figure closed."""
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    """A figure as inline SVG (no metadata), its text kept as text, the figure closed. The
+    setting is the figure's alone (`rc_context`): set for the whole process, it changed how
+    every formula drawn after a plot came out, and the cache kept that."""
     import matplotlib.pyplot as plt
+    buf = io.StringIO()
+    with plt.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]

@@ -49,6 +49,11 @@ def _looks_like_math(s: str) -> bool:
     return "$" in s or bool(re.search(r"\\[a-zA-Z]+|[_^]", s))
 
 
+# how formulas are drawn, whatever the process set before (glyphs as paths), and part of
+# their cache key
+MATH_RC = {"svg.fonttype": "path"}
+
+
 @functools.lru_cache(maxsize=None)
 def render_math(latex: str) -> Markup | None:
     """The formula as inline SVG by matplotlib's mathtext, or None where mathtext cannot
@@ -72,13 +77,15 @@ def render_math(latex: str) -> Markup | None:
         from matplotlib.font_manager import FontProperties
         buf = io.BytesIO()
         try:
-            mathtext.math_to_image(s, buf, prop=FontProperties(size=15), format="svg", dpi=72)
+            with matplotlib.rc_context(MATH_RC):
+                mathtext.math_to_image(s, buf, prop=FontProperties(size=15), format="svg",
+                                       dpi=72)
         except Exception:  # noqa: BLE001 -- mathtext covers a subset of LaTeX
             return ""
         svg = buf.getvalue().decode("utf-8")
         svg = svg[svg.index("<svg"):]
         return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
-    svg = cached("", s, matplotlib.__version__, draw)
+    svg = cached("", f"{MATH_RC}\n{s}", matplotlib.__version__, draw)
     return Markup(svg) if svg else None
 
 
@@ -277,19 +284,18 @@ def draw_pictures(printed, extras) -> None:
     `test_facts` does this beside the claims (under pytest-xdist in a worker), so that the
     page, written after the last claim, finds every picture drawn. Nothing is raised: a
     picture not drawn here is drawn by the page."""
-    try:
-        for latex in printed:
-            if latex:
-                render_math(latex)
-        trace = extras.get("trace")
-        if isinstance(trace, dict):
-            for row in trace.get("forward", ()):
-                render_math(row["printed_rule"])
-                render_math(row["printed_primal"])
-        fd_plot(extras.get("fd_curves"))
-        _taylor_example(extras.get("taylor"))
-    except Exception:  # noqa: BLE001 -- the page draws what is missing
-        pass
+    trace = extras.get("trace")
+    rows = trace.get("forward", ()) if isinstance(trace, dict) else ()
+    jobs = [lambda latex=latex: render_math(latex) for latex in printed if latex]
+    jobs += [lambda row=row, k=k: render_math(row[k]) for row in rows
+             for k in ("printed_rule", "printed_primal")]
+    jobs += [lambda: fd_plot(extras.get("fd_curves")),
+             lambda: _taylor_example(extras.get("taylor"))]
+    for job in jobs:
+        try:
+            job()
+        except Exception:  # noqa: BLE001 -- the page draws what is missing
+            pass
 
 
 def render(result: dict, previous: dict | None = None) -> str:

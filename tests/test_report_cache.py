@@ -113,3 +113,18 @@ def test_the_pictures_drawn_ahead_are_every_picture_the_page_draws(tmp_path, mon
     render_math.cache_clear()
     render(result)
     assert sorted(p.name for p in cache_dir.iterdir()) == drawn
+
+
+def test_a_formula_drawn_after_a_plot_is_the_formula_drawn_alone(tmp_path, monkeypatch):
+    """A plot's text setting once stayed set for the process, and formulas drawn after it
+    came out otherwise (glyphs as text, not paths), and were cached so."""
+    formula = r"\frac{a}{b} + \sqrt{c}"
+    monkeypatch.setenv("AD_MATH_CACHE", str(tmp_path / "after"))
+    render_math.cache_clear()
+    plots.fd_plot(FD)
+    after = str(render_math(formula))
+    render_math.cache_clear()
+    code = f"from reports.writer import render_math\nprint(render_math({formula!r}))\n"
+    alone = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, env=dict(os.environ, AD_MATH_CACHE="")).stdout.strip()
+    assert "<text" not in after and after.count("<path") == alone.count("<path") > 0
