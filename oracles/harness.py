@@ -129,7 +129,8 @@ class Harness:
         # pytest-xdist worker's, a `-k` run's) or not.
         # (`extras` and `kinks` too: the run's facts, which `test_facts` computes beside the
         # claims, use them)
-        for module in ("blame", "checks", "extras", "kinks"):
+        for module in ("blame", "checks", "extras", "kinks", "catalogue.coverage_map",
+                       "catalogue.readings"):
             importlib.import_module(f"{__package__}.{module}")
         self.subjects = list(subjects)
         self.subject_names = {e.name for e in self.subjects}

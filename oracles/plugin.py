@@ -95,7 +95,7 @@ def _make_session(config):
         raise UsageError(f"--ad-oracles {oracles!r}: expected comma-separated names among "
                          "jax, torch, fd, referee")
     previous = config.getoption("ad_baseline_json")
-    if previous is not None:
+    if previous is not None and _is_controller(config):   # (a remote worker has no copy)
         _readable_results(previous)
     opts = RunOptions(
         subject=config.getoption("ad_subject"),
@@ -115,7 +115,8 @@ def _readable_results(path):
     baseline that can (a run that cannot compare should not start)."""
     from .session import UsageError
     try:
-        data = json.loads(open(path, encoding="utf-8").read())
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
     except (OSError, ValueError) as exc:
         raise UsageError(f"--ad-baseline-json {path}: cannot read it: {exc}") from None
     if not isinstance(data, dict) or "records" not in data or "summary" not in data:
@@ -168,6 +169,8 @@ def pytest_generate_tests(metafunc):
         from .harness import runner_not_local
         runner_not_local()   # at collection, before any test of the process draws
         claims = _catalogue(metafunc.config)
+        from .reproduce import know_claims
+        know_claims(c.id for c in claims)   # for reproduce lines that select one claim
         metafunc.parametrize("ad_claim", claims, ids=[c.id for c in claims])
 
 

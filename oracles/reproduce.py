@@ -2,7 +2,6 @@
 result, and a Python snippet that rebuilds the subject and recomputes the failing number."""
 from __future__ import annotations
 
-import functools
 import shlex
 from dataclasses import dataclass, field
 
@@ -53,22 +52,20 @@ def reproduce_line(claim, options: RunOptions) -> str:
     """`ad-conformance -k '<id>' ...`, runnable from the directory the run was started in.
     pytest's `-k` matches substrings, so the claims whose ids contain this one are excluded
     (`-k 'op-max and not op-maximum'`): the line runs this claim alone."""
-    others = [i for i in _catalogue_ids(tuple(map(str, options.formulas)))
-              if i != claim.id and claim.id.lower() in i.lower()]
+    others = [i for i in CLAIM_IDS if i != claim.id and claim.id.lower() in i.lower()]
     expr = " and not ".join([claim.id] + others)
     return " ".join(["ad-conformance", "-k", shlex.quote(expr)]
                     + [shlex.quote(a) for a in options.args()])
 
 
-@functools.lru_cache(maxsize=8)
-def _catalogue_ids(formulas: tuple) -> tuple:
-    """The ids of the run's catalogue (none where it cannot be loaded: a claim built in
-    code)."""
-    from .claims import load_catalogue
-    try:
-        return tuple(c.id for c in load_catalogue(formulas))
-    except Exception:  # noqa: BLE001 -- the line then names the claim alone
-        return ()
+# the ids of the run's claims, set by the plugin when it collects them (`know_claims`):
+# outside a conformance run, a line names its claim alone
+CLAIM_IDS: set = set()
+
+
+def know_claims(ids) -> None:
+    CLAIM_IDS.clear()
+    CLAIM_IDS.update(ids)
 
 
 def _literal(a) -> str:

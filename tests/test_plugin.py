@@ -193,12 +193,13 @@ def test_the_facts_come_from_a_worker_or_else_from_the_controller(tmp_path, sele
     assert (tmp_path / "imported").read_text() == controller_imports
 
 
-def test_a_reproduce_line_selects_its_claim_alone():
+def test_a_reproduce_line_selects_its_claim_alone(tmp_path):
     """pytest's -k matches substrings: `-k op-max` ran op-maximum too."""
     import shlex
 
-    from oracles.claims import find_claim
-    from oracles.reproduce import RunOptions, reproduce_line
+    from oracles.claims import find_claim, load_catalogue
+    from oracles.reproduce import RunOptions, know_claims, reproduce_line
+    know_claims(c.id for c in load_catalogue())   # as the plugin does when it collects
     line = shlex.split(reproduce_line(find_claim("op-max"), RunOptions()))
     expr = line[line.index("-k") + 1]
     assert expr == "op-max and not op-maximum"
@@ -207,3 +208,7 @@ def test_a_reproduce_line_selects_its_claim_alone():
                        text=True, timeout=300)
     picked = [ln for ln in p.stdout.splitlines() if "test_claim[" in ln]
     assert picked == ["tests/notes/test_conformance.py::test_claim[op-max]"], p.stdout[-2000:]
+    code, out = run(tmp_path, "-k", expr)   # the run's own records carry the same line
+    assert code == 0, out
+    assert {r["reproduce"].split(" --")[0] for r in results(tmp_path)["records"]} == {
+        "ad-conformance -k 'op-max and not op-maximum'"}
