@@ -58,14 +58,14 @@ def reproduce_line(claim, options: RunOptions) -> str:
                     + [shlex.quote(a) for a in options.args()])
 
 
-# the ids of the run's claims, set by the plugin when it collects them (`know_claims`):
-# outside a conformance run, a line names its claim alone
-CLAIM_IDS: set = set()
+# the ids of the run's claims in the catalogue's order, set by the plugin when it collects
+# them (`know_claims`), so that a line reads the same in every process; outside a conformance
+# run, a line names its claim alone
+CLAIM_IDS: list = []
 
 
 def know_claims(ids) -> None:
-    CLAIM_IDS.clear()
-    CLAIM_IDS.update(ids)
+    CLAIM_IDS[:] = ids
 
 
 def _literal(a) -> str:
