@@ -86,6 +86,7 @@ class Point:
     inputs: list                       # x summarised for the records
     first: bool                        # the claim's first point without a kink
     kinks: list                        # the claim's kinks that hold at x
+    tangents: list                     # each kink's tangent at x (`Kink.tangent`)
     ref: dict = field(default_factory=dict)      # "jvp"/"vjp" -> Reference
     answers: dict = field(default_factory=dict)  # (engine, kind) -> validated answer
     index: int = 0                     # which of the claim's drawn points
@@ -187,7 +188,7 @@ class Harness:
         """The point at `x`: its kinks, f there, the random tangents and cotangent, and the
         reference of each of `kinds` (none where a kink holds)."""
         claim = run.claim
-        kinks = []
+        kinks, tangents = [], []
         for kink in claim.kinks:
             hit, fault = call(kink.at, *x)
             if fault is not None:
@@ -195,7 +196,7 @@ class Harness:
                                  f"{[a.tolist() for a in x]}: {fault.message}")
             if bool(np.any(hit)):
                 try:
-                    kink.tangent(x)
+                    tangents.append(kink.tangent(x))
                 except (ValueError, TypeError) as exc:
                     raise ClaimError(f"{claim.source}: claim {claim.id!r}: the tangent of the "
                                      f"kink {kink.text!r} (arg={kink.arg!r}) does not fit the "
@@ -210,7 +211,7 @@ class Harness:
         v = [rng.standard_normal(np.shape(a)) for a in x]
         u = rng.standard_normal(np.shape(out))
         p = Point(x, int(sum(np.size(a) for a in x)), out, v, u,
-                  [summarize(a) for a in x], first, kinks)
+                  [summarize(a) for a in x], first, kinks, tangents)
         if not kinks:
             memo = {}
             for kind in kinds:
@@ -309,9 +310,8 @@ def runner_not_local() -> None:
     where it counts as local, so they drew other inputs than the controller. The test
     runner's own packages, and the report writer (`reports`, beside this package), are never
     counted as local here, wherever they were imported from; nothing changes where they lie
-    in site-packages. Installed once per process (the
-    plugin does it when it collects the claims, before any test of the process draws), and
-    only where Hypothesis has the hook."""
+    in site-packages. Installed once per process (the plugin does it when it collects the
+    claims, before any test of the process draws), and only where Hypothesis has the hook."""
     import os
     import sys
     try:

@@ -21,8 +21,7 @@ def applies(claim, point) -> bool:
 
 def run(run, point):
     h = run.harness
-    for kink in point.kinks:
-        v = kink.tangent(point.x)   # (it fits: `Harness.point` checked it)
+    for kink, v in zip(point.kinks, point.tangents, strict=True):
         u = np.ones_like(point.out)
         for eng in list(h.subjects) + list(h.oracles.values()):
             is_subject = eng.name in h.subject_names
