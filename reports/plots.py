@@ -39,9 +39,14 @@ def svg_figure(fig) -> Markup:
     with plt.rc_context({"svg.fonttype": "none"}):
         fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)
-    svg = buf.getvalue()
+    return Markup(inline_svg(buf.getvalue()))
+
+
+def inline_svg(svg: str) -> str:
+    """matplotlib's SVG file as an element to inline in the page: from `<svg`, without its
+    metadata (dates, which would make two drawings of one picture differ)."""
     svg = svg[svg.index("<svg"):]
-    return Markup(re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S))
+    return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
 
 
 @functools.lru_cache(maxsize=1)

@@ -20,7 +20,7 @@ from oracles.verdict import (CATEGORIES, CATEGORY_LIST, PRIMITIVES, SEVERITY, bl
 
 from .findings import findings, readings
 from .cache import cached
-from .plots import fd_plot
+from .plots import fd_plot, inline_svg
 
 HERE = Path(__file__).resolve().parent
 _ROLE_ORDER = ("referee", "ad", "numeric")
@@ -82,9 +82,7 @@ def render_math(latex: str) -> Markup | None:
                                        dpi=72)
         except Exception:  # noqa: BLE001 -- mathtext covers a subset of LaTeX
             return ""
-        svg = buf.getvalue().decode("utf-8")
-        svg = svg[svg.index("<svg"):]
-        return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+        return inline_svg(buf.getvalue().decode("utf-8"))
     svg = cached("", f"{MATH_RC}\n{s}", matplotlib.__version__, draw)
     return Markup(svg) if svg else None
 
