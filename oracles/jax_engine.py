@@ -60,13 +60,34 @@ _NOT_TRACEABLE = (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConve
                   jax.errors.TracerArrayConversionError, jax.errors.TracerIntegerConversionError)
 
 
-# XLA's CPU fusion emitters are most of the time of compiling the small programs a run
-# compiles: the catalogue's jitted jvp/vjp programs at one input each (152) compiled in 5.9 s
-# with them and 3.3 s without, every answer within 2 ulps of the other (one entry 1 ulp
-# apart). The options go to this engine's own programs only; a jaxlib that does not know one
-# drops them (`_OPTIONS`).
-COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
-_OPTIONS = [COMPILER_OPTIONS]
+# Compiling is most of a cold run's time in this engine (the default run compiles about 330
+# small programs, 15 s of XLA's time over both pytest-xdist workers), so its own programs are
+# compiled with two options:
+# - without XLA's CPU fusion emitters: the catalogue's jitted programs at one input each (152)
+#   compiled in 5.9 s with them and 3.3 s without, every answer within 2 ulps of the other;
+# - at LLVM's optimisation level 0: the default run's compiles went from 15.1 s to 10.6 s (both
+#   workers, cold `-n 2`), the cold run 24.3 -> 21.3 s (serial 36.1 -> 33.6 s), a warm run
+#   unchanged (the programs' inputs are small: at most JIT_MAX_SIZE entries). The answers
+#   differ from level 2's where LLVM contracts a multiply and an add into one rounding (FMA):
+#   over the default run's 2,124 questions the largest difference was 58 float64 epsilons of
+#   the answer's largest entry (25 in float32), 0 in 1,755 of them; every verdict the same.
+# A jaxlib that does not know an option drops that one (`_OPTIONS`).
+COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0}
+_OPTIONS = [dict(COMPILER_OPTIONS)]
+
+
+def _drop_option(message: str) -> bool:
+    """Drop the compile option a jaxlib refused (all of them where its message names none);
+    False where there was nothing left to drop."""
+    if not _OPTIONS[0]:
+        return False
+    named = [k for k in _OPTIONS[0] if repr(k) in message or f'"{k}"' in message]
+    if named:
+        _OPTIONS[0] = {k: v for k, v in _OPTIONS[0].items() if k not in named} or None
+    else:
+        _OPTIONS[0] = None
+    return True
+
 
 MAX_COMPILED = 1024   # jitted functions kept; each holds XLA executables (LLVM code pages)
 MAX_PROGRAMS = 400    # programs between two clearings where /proc/self/maps cannot be read
@@ -210,8 +231,7 @@ class JaxEngine:
                 fn = self._compiled[key] = _jit(self._program(g, second))
             out, jv, bars, hv = fn(*args)
         except Exception as e:   # noqa: BLE001 - answered eagerly, which raises f's own error
-            if _OPTIONS[0] and "compile option" in str(e):
-                _OPTIONS[0] = None                    # a jaxlib without these options
+            if "compile option" in str(e) and _drop_option(str(e)):   # a jaxlib without it
                 self._compiled.clear()
                 return self._run(kind, f, a, b)
             answer = method(g, a, b)

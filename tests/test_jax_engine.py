@@ -95,6 +95,16 @@ def test_an_unknown_compiler_option_is_dropped(monkeypatch):
     assert jax_engine._OPTIONS == [None]
 
 
+def test_only_the_unknown_option_is_dropped(monkeypatch):
+    known = dict(jax_engine.COMPILER_OPTIONS)
+    monkeypatch.setattr(jax_engine, "_OPTIONS", [dict(known, xla_no_such_option_here=True)])
+    eng = jax_engine.JaxEngine()
+    out, t = eng.jvp(f, X, V)
+    out_e, t_e = eager(jax_engine.JaxEngine(), "jvp", X, V)
+    np.testing.assert_allclose(t, t_e, rtol=1e-14)
+    assert jax_engine._OPTIONS == [known]
+
+
 def test_programs_are_forgotten_when_the_memory_maps_run_short(monkeypatch):
     eng = jax_engine.JaxEngine()
     monkeypatch.setattr(jax_engine, "MAPS_EVERY", 1)
