@@ -47,6 +47,14 @@ SAFETY = 4.0      # on every error bound: the pilot's derivative is itself an es
 ROUNDOFF = 4.0    # ulps of f lost per evaluation (a few ulps for ordinary formulas)
 
 
+def _shifted(a, t, v, dtype):
+    """a + t v in `dtype`, as `a + t * v` rounds it (the product, then the sum)."""
+    d = np.asarray(t * np.asarray(v, dtype))
+    if d.ndim and d.shape == np.shape(a) and d.dtype == a.dtype:
+        return np.add(a, d, out=d)
+    return a + d
+
+
 @dataclass
 class Estimate:
     value: np.ndarray       # the derivative along v (shape of f's output)
@@ -113,8 +121,8 @@ class FiniteDifferences:
         self.evaluations += 1
         self.calls += 1
         args = [np.asarray(p, self.dtype) for p in primals]
-        if t != 0.0:
-            args = [a + np.asarray(t * np.asarray(v, self.dtype)) for a, v in zip(args, tangents)]
+        if t != 0.0:   # a + t v, with one temporary per input (inputs may be large)
+            args = [_shifted(a, t, v, self.dtype) for a, v in zip(args, tangents)]
         return np.asarray(f(xp, *args))
 
     def directional(self, f, primals, tangents, method: str | None = None,

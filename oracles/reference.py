@@ -111,24 +111,26 @@ def establish(kind, f, x, w, out_shape, oracles: dict, roles: dict, seed=0,
         res, _ = ask(eng, kind, f, x, w, out_shape, timeout)
         if res is not None:
             ads.append((name, res))
+    flats = [flat(kind, res[1]) for _, res in ads]   # each made once (a million entries)
     if ref_res is not None:
         want = flat(kind, ref_res[1])
         scale = float(np.max(np.abs(want), initial=0.0))
         agreed, floor = [referee], 0.0
-        for name, res in ads:
-            gap = float(np.max(np.abs(flat(kind, res[1]) - want), initial=0.0))
-            if gap <= ad_tolerance(want, flat(kind, res[1]), n) + FLOOR_MAX * scale:
+        for (name, res), got in zip(ads, flats):
+            gap = float(np.max(np.abs(got - want), initial=0.0))
+            if gap <= ad_tolerance(want, got, n) + FLOOR_MAX * scale:
                 agreed.append(name)
                 floor = max(floor, gap)
         if len(agreed) > 1 or not ads:
-            return Reference(kind, ref_res[0], ref_res[1], referee, agreed, floor=floor)
+            return Reference(kind, ref_res[0], ref_res[1], referee, agreed, floor=floor,
+                             _flat=want)
         # the referee and every AD oracle disagree: finite differences decide
     if not ads:
         return Reference(kind, why="no AD oracle could evaluate the claim")
     name0, res0 = ads[0]
     agreed = [name0]
-    for name, res in ads[1:]:
-        a, b = flat(kind, res0[1]), flat(kind, res[1])
+    a = flats[0]
+    for (name, res), b in zip(ads[1:], flats[1:]):
         if not np.all(np.abs(a - b) <= ad_tolerance(a, b, n)):
             return Reference(kind, why=f"{name0} and {name} disagree")
         agreed.append(name)
@@ -143,9 +145,8 @@ def establish(kind, f, x, w, out_shape, oracles: dict, roles: dict, seed=0,
             confirmed = True
     if not confirmed and ref_res is not None:
         return Reference(kind, why="the referee and the AD oracles disagree")
-    floor = max((float(np.max(np.abs(flat(kind, r[1]) - flat(kind, res0[1])), initial=0.0))
-                 for _, r in ads[1:]), default=0.0)
-    return Reference(kind, res0[0], res0[1], "+".join(agreed), agreed, floor=floor)
+    floor = max((float(np.max(np.abs(b - a), initial=0.0)) for b in flats[1:]), default=0.0)
+    return Reference(kind, res0[0], res0[1], "+".join(agreed), agreed, floor=floor, _flat=a)
 
 
 def fd_confirms(fd, kind, f, x, w, res, n, seed, along=None, memo=None):
