@@ -126,7 +126,7 @@ class Referee:
         with mpmath.workdps(DPS):
             return _to_float(f(xp, *[_mp(p) for p in primals]))
 
-    def _directional(self, f, primals, tangents):
+    def _directional(self, f, primals, tangents, values=None):
         # Inputs close to 0 (where kinks usually sit: relu, abs) get a step below their size
         # and the digits to match, so that x = 1e-300 is differentiated at x, not across 0.
         # Where f's change over that step is still lost in its last digits at an output
@@ -143,7 +143,14 @@ class Referee:
             def g(t):
                 return np.asarray(f(xp, *[p + v * t for p, v in zip(P, V)]), dtype=object)
 
-            g0, gp, gm = g(mpmath.mpf(0)), g(h), g(-h)
+            # f at the point itself: the same for every direction, so `values` (a dict
+            # per point, by working digits) keeps it for a VJP's one direction per entry
+            g0 = None if values is None else values.get(mpmath.mp.dps)
+            if g0 is None:
+                g0 = np.asarray(f(xp, *[p.copy() for p in P]), dtype=object)
+                if values is not None:
+                    values[mpmath.mp.dps] = g0
+            gp, gm = g(h), g(-h)
             d = (gp - gm) / (2 * h)
             # one-sided differences that disagree mean a kink lies within the step
             spread = np.abs(np.asarray((gp - g0) / h - (g0 - gm) / h, dtype=object))
@@ -163,13 +170,13 @@ class Referee:
         self._check(primals)
         u = as_float64(cotangent)
         zeros = [np.zeros(np.shape(p)) for p in primals]
-        out, bars = None, []
+        out, bars, values = None, [], {}
         for i, p in enumerate(primals):
             bar = np.zeros(np.size(p))
             for k, e in enumerate(basis(np.shape(p))):
                 ts = list(zeros)
                 ts[i] = e
-                out, col = self._directional(f, primals, ts)
+                out, col = self._directional(f, primals, ts, values)
                 bar[k] = float(mpmath.fsum(float(a) * float(b) for a, b in
                                            zip(np.ravel(col), np.ravel(u))))
             bars.append(bar.reshape(np.shape(p)))
