@@ -60,19 +60,17 @@ _NOT_TRACEABLE = (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConve
                   jax.errors.TracerArrayConversionError, jax.errors.TracerIntegerConversionError)
 
 
-# Compiling is most of a cold run's time in this engine (the default run compiles about 330
-# small programs, 15 s of XLA's time over both pytest-xdist workers), so its own programs are
-# compiled with two options:
-# - without XLA's CPU fusion emitters: the catalogue's jitted programs at one input each (152)
-#   compiled in 5.9 s with them and 3.3 s without, every answer within 2 ulps of the other;
-# - at LLVM's optimisation level 0: the default run's compiles went from 15.1 s to 10.6 s (both
-#   workers, cold `-n 2`), the cold run 24.3 -> 21.3 s (serial 36.1 -> 33.6 s), a warm run
-#   unchanged (the programs' inputs are small: at most JIT_MAX_SIZE entries). The answers
-#   differ from level 2's where LLVM contracts a multiply and an add into one rounding (FMA):
-#   over the default run's 2,124 questions the largest difference was 58 float64 epsilons of
-#   the answer's largest entry (25 in float32), 0 in 1,755 of them; every verdict the same.
-# A jaxlib that does not know an option drops that one (`_OPTIONS`).
-COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0}
+# XLA's CPU fusion emitters are most of the time of compiling the small programs a run
+# compiles: the catalogue's jitted jvp/vjp programs at one input each (152) compiled in 5.9 s
+# with them and 3.3 s without, every answer within 2 ulps of the other (one entry 1 ulp
+# apart). The options go to this engine's own programs only; a jaxlib that does not know one
+# drops that one (`_OPTIONS`). LLVM's optimisation level 0 would compile the default run in
+# 10.6 s instead of 15.1 s (cold, both pytest-xdist workers), but JAX's float64 derivatives
+# then moved away from the referee's in 229 of the run's 1,485 small questions (closer in
+# 134; presumably fewer multiply-adds fused into one rounding), the worst error
+# from 50 to 107 epsilons of the answer's largest entry: an oracle's accuracy is worth more
+# than a compilation paid once per machine, so it is not used.
+COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 _OPTIONS = [dict(COMPILER_OPTIONS)]
 
 
