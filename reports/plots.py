@@ -16,7 +16,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from .cache import cached
+from .cache import cached, matplotlib_version
 
 
 def pyplot():
@@ -58,12 +58,11 @@ def _code() -> str:
 def _plot(kind: str, data, draw) -> Markup | None:
     """`draw()`'s picture of `data`, from the cache where it was drawn before; None without
     matplotlib."""
-    try:
-        import matplotlib
-    except ImportError:
+    version = matplotlib_version()
+    if version is None:
         return None
     source = f"{kind}\n{_code()}\n{json.dumps(data, sort_keys=True, default=repr)}"
-    svg = cached("plot-", source, matplotlib.__version__,
+    svg = cached("plot-", source, version,
                  lambda: None if (fig := draw()) is None else str(fig))
     return Markup(svg) if svg else None
 

@@ -88,6 +88,36 @@ def test_a_warm_cache_renders_the_page_without_pyplot(tmp_path):
     assert runs == ["True", "False"]
 
 
+def test_a_warm_cache_renders_formulas_and_plots_without_matplotlib(tmp_path):
+    """The cache's names come from matplotlib's installed metadata, not from importing it:
+    a page whose pictures are all cached imports no matplotlib, and finds the entries the
+    first process (which imported it) made."""
+    code = ("import sys\n"
+            "from reports.plots import fd_plot, taylor_plot\n"
+            "from reports.writer import render_math\n"
+            f"a = fd_plot({FD!r}); b = taylor_plot({TAYLOR!r}, 't')\n"
+            "c = render_math(r'\\dot{v}_6 = \\dot{v}_5 v_4')\n"
+            "print(hash((str(a), str(b), str(c))), 'matplotlib' in sys.modules)\n")
+    env = dict(os.environ, AD_MATH_CACHE=str(tmp_path), PYTHONHASHSEED="0")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, env=env).stdout.split() for _ in range(2)]
+    assert runs[0][1] == "True" and runs[1][1] == "False"
+    assert runs[0][0] == runs[1][0]
+
+
+def test_results_json_is_the_result_one_record_per_line():
+    import json
+    from oracles.writing import results_json
+    result = {"summary": {"gate": "pass", "counts": {"agree": 2}},
+              "records": [{"claim": "a", "x": [1.0, float("inf")]}, {"claim": "b", "y": None}],
+              "claims": {"a": {"printed": "f"}}, "extras": {}}
+    text = results_json(result)
+    assert json.loads(text) == json.loads(json.dumps(result))
+    lines = text.splitlines()
+    assert lines.count(json.dumps(result["records"][0]) + ",") == 1
+    assert json.loads(results_json(dict(result, records=[])))["records"] == []
+
+
 def test_the_pictures_drawn_ahead_are_every_picture_the_page_draws(tmp_path, monkeypatch):
     """`draw_pictures` (what `test_facts` draws beside the claims)
     draws every formula and plot the page of the same claims and extras needs: rendering the
@@ -108,11 +138,11 @@ def test_the_pictures_drawn_ahead_are_every_picture_the_page_draws(tmp_path, mon
     monkeypatch.setenv("AD_MATH_CACHE", str(cache_dir))
     render_math.cache_clear()
     draw_pictures([c["printed"] for c in result["claims"].values()], result["extras"])
-    drawn = sorted(p.name for p in cache_dir.iterdir())
+    drawn = sorted(p.name for p in cache_dir.glob("*.svg"))
     assert any(n.startswith("plot-") for n in drawn) and len(drawn) > 10
     render_math.cache_clear()
-    render(result)
-    assert sorted(p.name for p in cache_dir.iterdir()) == drawn
+    render(result)   # (it adds the template's bytecode, jinja/)
+    assert sorted(p.name for p in cache_dir.glob("*.svg")) == drawn
 
 
 def test_a_formula_drawn_after_a_plot_is_the_formula_drawn_alone(tmp_path, monkeypatch):
@@ -128,3 +158,24 @@ def test_a_formula_drawn_after_a_plot_is_the_formula_drawn_alone(tmp_path, monke
     alone = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True, env=dict(os.environ, AD_MATH_CACHE="")).stdout.strip()
     assert "<text" not in after and after.count("<path") == alone.count("<path") > 0
+
+
+def test_a_template_cache_that_cannot_be_written_is_no_error(tmp_path, monkeypatch):
+    """The page's template is compiled once and kept in the cache; a cache that cannot be
+    written only means it is compiled again."""
+    import jinja2
+    from reports import writer
+    monkeypatch.setenv("AD_MATH_CACHE", str(tmp_path))
+    writer._env().get_template("template.html.j2")
+    kept = list((tmp_path / "jinja").iterdir())
+    assert len(kept) == 1
+    kept[0].unlink()
+
+    def refuse(self, bucket):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(jinja2.FileSystemBytecodeCache, "dump_bytecode", refuse)
+    assert writer._env().get_template("template.html.j2") is not None
+    assert not list((tmp_path / "jinja").iterdir())
+    (tmp_path / "jinja").rmdir()
+    (tmp_path / "jinja").write_text("")          # a file where the directory would be
+    assert writer._bytecode_cache() is None
