@@ -9,7 +9,7 @@ import math
 import mpmath
 import numpy as np
 
-from .protocol import Namespace, Unsupported, as_float64, basis
+from .protocol import Namespace, Unsupported, as_float64
 
 DPS = 50
 STEP = mpmath.mpf("1e-20")
@@ -137,8 +137,14 @@ class Referee:
 
         def differences():
             h = STEP * mpmath.mpf(10) ** (-shrink)
-            P = [_mp(p) for p in primals]
-            V = [_mp(v) for v in tangents]
+            # (a float's mpf is exact at any working precision, so converted inputs are kept
+            # in `values` for every direction, and tangents may come converted)
+            P = None if values is None else values.get("P")
+            if P is None:
+                P = [_mp(p) for p in primals]
+                if values is not None:
+                    values["P"] = P
+            V = [v if getattr(v, "dtype", None) == object else _mp(v) for v in tangents]
 
             def g(t):
                 return np.asarray(f(xp, *[p + v * t for p, v in zip(P, V)]), dtype=object)
@@ -169,11 +175,13 @@ class Referee:
     def vjp(self, f, primals, cotangent):
         self._check(primals)
         u = as_float64(cotangent)
-        zeros = [np.zeros(np.shape(p)) for p in primals]
+        zeros = [_mp(np.zeros(np.shape(p))) for p in primals]
         out, bars, values = None, [], {}
         for i, p in enumerate(primals):
             bar = np.zeros(np.size(p))
-            for k, e in enumerate(basis(np.shape(p))):
+            for k in range(np.size(p)):   # the basis vectors, made as mpf arrays directly
+                e = zeros[i].copy()
+                e.reshape(-1)[k] = mpmath.mpf(1)
                 ts = list(zeros)
                 ts[i] = e
                 out, col = self._directional(f, primals, ts, values)
