@@ -73,13 +73,14 @@ def results_json(result: dict) -> str:
             body = "[\n" + ",\n".join(json.dumps(r, default=str) for r in value) + "\n]"
         else:
             body = json.dumps(value, indent=1, default=str)
-        parts.append(f"{json.dumps(key)}: {body}")
+        parts.append(f"{json.dumps(str(key))}: {body}")
     return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
 def write_report_dir(target, result: dict, previous: dict | None = None) -> Path:
     """Render and write the run's report to `target` (a directory). A missing report
-    dependency writes results.json alone and says so in `result["summary"]["report_error"]`;
+    dependency, or a page that fails to render, writes results.json alone and says so in
+    `result["summary"]["report_error"]`;
     any failure to write raises ReportWriteError and leaves the old report intact."""
     target = Path(target).absolute()
     html = None
@@ -90,6 +91,9 @@ def write_report_dir(target, result: dict, previous: dict | None = None) -> Path
         result["summary"]["report_error"] = (
             f"the HTML report was not written: {exc.name or exc} is not installed "
             "(pip install 'ourad-harness[report]')")
+    except Exception as exc:  # noqa: BLE001 -- a page that fails must not cost the records
+        result["summary"]["report_error"] = (
+            f"the HTML report was not written: {type(exc).__name__}: {exc}")
     tmp = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import importlib.util
 import os
 from pathlib import Path
 from typing import Callable
@@ -34,10 +35,15 @@ def cache_dir() -> Path | None:
 def matplotlib_version() -> str | None:
     """matplotlib's version, part of every entry's name, read from its installed metadata:
     importing matplotlib for it took 0.13 s of a page whose pictures were all in the cache.
-    Without metadata, from matplotlib itself; None where it is not installed."""
+    Where the metadata is not that of the matplotlib that imports (none, or another copy
+    first on the path), from matplotlib itself; None where it is not installed."""
     try:
-        return importlib.metadata.version("matplotlib")
-    except importlib.metadata.PackageNotFoundError:
+        spec = importlib.util.find_spec("matplotlib")
+        dist = importlib.metadata.distribution("matplotlib")
+        if spec is not None and spec.origin and os.path.samefile(
+                spec.origin, dist.locate_file("matplotlib/__init__.py")):
+            return dist.version
+    except (importlib.metadata.PackageNotFoundError, ImportError, ValueError, OSError):
         pass
     try:
         import matplotlib

@@ -5,6 +5,7 @@ or an engine goes through Jinja2's autoescaping."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import math
 import os
@@ -12,6 +13,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+import jinja2
 from jinja2 import Environment, FileSystemBytecodeCache, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
@@ -267,16 +269,32 @@ def _fmt(v, digits=6):
     return str(v)
 
 
-@functools.lru_cache(maxsize=1)
 class _BytecodeCache(FileSystemBytecodeCache):
-    """Jinja2's bytecode cache, for which a directory that cannot be written is no error (the
-    page is then compiled as without it)."""
+    """Jinja2's bytecode cache, where nothing is an error: a file that cannot be read back (cut
+    short by a crash, or from another Jinja2) is compiled again, a directory that cannot be
+    written leaves the page compiled as without it. An entry is checked against the
+    template's text, Jinja2's version and this file's text (the filters and settings the
+    template is compiled with)."""
+
+    def get_source_checksum(self, source: str) -> str:
+        return super().get_source_checksum(f"{jinja2.__version__}\n{_writer_code()}\n{source}")
+
+    def load_bytecode(self, bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # noqa: BLE001 -- a damaged entry is a cache miss
+            bucket.reset()
 
     def dump_bytecode(self, bucket) -> None:
         try:
             super().dump_bytecode(bucket)
         except OSError:
             pass
+
+
+@functools.lru_cache(maxsize=1)
+def _writer_code() -> str:
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
 def _bytecode_cache():
@@ -292,6 +310,7 @@ def _bytecode_cache():
     return _BytecodeCache(str(d / "jinja"))
 
 
+@functools.lru_cache(maxsize=1)
 def _env():
     env = Environment(loader=FileSystemLoader(str(HERE)),
                       autoescape=select_autoescape(default=True, default_for_string=True),

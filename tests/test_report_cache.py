@@ -160,22 +160,96 @@ def test_a_formula_drawn_after_a_plot_is_the_formula_drawn_alone(tmp_path, monke
     assert "<text" not in after and after.count("<path") == alone.count("<path") > 0
 
 
+def _template(tmp_path):
+    """The page's template through a fresh environment whose bytecode cache is in tmp_path
+    (`_env` itself is made once per process)."""
+    from reports import writer
+    writer._env.cache_clear()
+    try:
+        return writer._env().get_template("template.html.j2")
+    finally:
+        writer._env.cache_clear()
+
+
+def test_the_template_is_compiled_once_per_process_and_kept_in_the_cache(tmp_path, monkeypatch):
+    from reports import writer
+    monkeypatch.setenv("AD_MATH_CACHE", str(tmp_path))
+    writer._env.cache_clear()
+    assert writer._env() is writer._env()
+    writer._env.cache_clear()
+    _template(tmp_path)
+    assert len(list((tmp_path / "jinja").iterdir())) == 1
+
+
 def test_a_template_cache_that_cannot_be_written_is_no_error(tmp_path, monkeypatch):
-    """The page's template is compiled once and kept in the cache; a cache that cannot be
-    written only means it is compiled again."""
+    """A cache that cannot be written only means the template is compiled again."""
     import jinja2
     from reports import writer
     monkeypatch.setenv("AD_MATH_CACHE", str(tmp_path))
-    writer._env().get_template("template.html.j2")
-    kept = list((tmp_path / "jinja").iterdir())
-    assert len(kept) == 1
-    kept[0].unlink()
 
     def refuse(self, bucket):
         raise PermissionError(13, "Permission denied")
     monkeypatch.setattr(jinja2.FileSystemBytecodeCache, "dump_bytecode", refuse)
-    assert writer._env().get_template("template.html.j2") is not None
+    assert _template(tmp_path) is not None
     assert not list((tmp_path / "jinja").iterdir())
     (tmp_path / "jinja").rmdir()
     (tmp_path / "jinja").write_text("")          # a file where the directory would be
     assert writer._bytecode_cache() is None
+
+
+@pytest.mark.parametrize("past_magic", [None, 0, 5, 30, -1])
+def test_a_damaged_template_cache_entry_is_compiled_again(tmp_path, monkeypatch, past_magic):
+    """An entry cut short (a crash while writing it, a truncated copy) is a cache miss, not an
+    error that would cost the page (and, before the page, the records). Cut within Jinja2's
+    header, or after it within the checksum (which Jinja2 reads unguarded), or the code."""
+    from jinja2.bccache import bc_magic
+    monkeypatch.setenv("AD_MATH_CACHE", str(tmp_path))
+    _template(tmp_path)
+    (entry,) = (tmp_path / "jinja").iterdir()
+    whole = entry.read_bytes()
+    cut = 3 if past_magic is None else len(bc_magic) + past_magic if past_magic >= 0 \
+        else len(whole) // 2
+    entry.write_bytes(whole[:cut])
+    assert _template(tmp_path).render is not None
+    assert entry.read_bytes() == whole          # compiled again, and kept again
+
+
+def test_the_template_cache_is_keyed_by_the_writer_as_well(tmp_path, monkeypatch):
+    """A compiled template is checked against the writer's text (its filters and settings)
+    and Jinja2's version, not the template's text alone."""
+    from reports import writer
+    monkeypatch.setenv("AD_MATH_CACHE", str(tmp_path))
+    _template(tmp_path)
+    monkeypatch.setattr(writer, "_writer_code", lambda: "another writer")
+    _template(tmp_path)
+    (entry,) = (tmp_path / "jinja").iterdir()     # one entry per template: rewritten
+    cache = writer._BytecodeCache(str(tmp_path / "jinja"))
+    src = (writer.HERE / "template.html.j2").read_text()
+    bucket = jinja2_bucket(cache, src)
+    assert bucket.code is not None                # the entry is the one for "another writer"
+    monkeypatch.undo()
+    monkeypatch.setenv("AD_MATH_CACHE", str(tmp_path))
+    assert jinja2_bucket(writer._BytecodeCache(str(tmp_path / "jinja")), src).code is None
+
+
+def jinja2_bucket(cache, source):
+    import jinja2
+    from reports import writer
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(writer.HERE)))
+    return cache.get_bucket(env, "template.html.j2", str(writer.HERE / "template.html.j2"),
+                            source)
+
+
+def test_the_matplotlib_that_imports_names_the_pictures(tmp_path):
+    """Another matplotlib first on the path (a source checkout) is the one whose version
+    names the cache's entries, not the installed copy's metadata."""
+    fake = tmp_path / "path" / "matplotlib"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("__version__ = '0.0.0.dev-other'\n")
+    code = "from reports.cache import matplotlib_version\nprint(matplotlib_version())\n"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(tmp_path / "path"), os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env, cwd=os.path.dirname(os.path.dirname(
+                             os.path.abspath(__file__)))).stdout.strip()
+    assert out == "0.0.0.dev-other"

@@ -104,3 +104,19 @@ def test_a_missing_report_dependency_is_a_warning_and_no_stale_page(tmp_path):
     assert "jinja2 is not installed" in res["summary"]["report_error"]
     assert res["summary"]["gate"] == "pass" and res["records"]
     assert not (target / "index.html").exists()             # the old page is gone, not stale
+
+
+def test_a_page_that_fails_to_render_still_writes_the_records(tmp_path, monkeypatch):
+    """Whatever the page raises, results.json is written and says why there is no page."""
+    import reports
+
+    def broken(result, previous=None):
+        raise ValueError("a template bug")
+    monkeypatch.setattr(reports, "render", broken)
+    target = tmp_path / "rep"
+    res = _result("run")
+    write_report_dir(target, res)
+    got = json.loads((target / "results.json").read_text())
+    assert got["records"] == json.loads(json.dumps(res["records"]))
+    assert "ValueError: a template bug" in got["summary"]["report_error"]
+    assert not (target / "index.html").exists()
