@@ -7,7 +7,7 @@ Where: `$AD_MATH_CACHE`, else `$XDG_CACHE_HOME/ourad-harness/mathtext`
 (`~/.cache/ourad-harness/mathtext`); set empty, or a directory that cannot be created, it is
 off and every picture is drawn. An entry that cannot be written only leaves that picture
 uncached. The page's template, compiled, is kept there too (`jinja/`, Jinja2's bytecode
-cache, checked against the template's text)."""
+cache, checked against the template's text, Jinja2's version and `reports/writer.py`)."""
 from __future__ import annotations
 
 import functools
