@@ -160,7 +160,6 @@ class Harness:
             for k, x in enumerate(points):
                 point = self.point(run, [np.asarray(a, np.float64) for a in x], rng,
                                    not smooth)
-                point.first = not smooth and not point.kinks
                 smooth = smooth or point.first
                 point.index = k
                 for check in checks.PER_POINT:
@@ -186,7 +185,8 @@ class Harness:
 
     def point(self, run: ClaimRun, x, rng, first, kinds=("jvp", "vjp")) -> Point:
         """The point at `x`: its kinks, f there, the random tangents and cotangent, and the
-        reference of each of `kinds` (none where a kink holds)."""
+        reference of each of `kinds` (none where a kink holds). `first`: no point without a
+        kink came before it (the point is then the claim's first unless a kink holds)."""
         claim = run.claim
         kinks, tangents = [], []
         for kink in claim.kinks:
@@ -211,7 +211,7 @@ class Harness:
         v = [rng.standard_normal(np.shape(a)) for a in x]
         u = rng.standard_normal(np.shape(out))
         p = Point(x, int(sum(np.size(a) for a in x)), out, v, u,
-                  [summarize(a) for a in x], first, kinks, tangents)
+                  [summarize(a) for a in x], first and not kinks, kinks, tangents)
         if not kinks:
             memo = {}
             for kind in kinds:
