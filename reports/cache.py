@@ -52,6 +52,13 @@ def matplotlib_version() -> str | None:
     return matplotlib.__version__
 
 
+@functools.lru_cache(maxsize=None)
+def file_hash(path: str) -> str:
+    """The hash of a source file's text, part of the names of what it draws or compiles: a
+    change to the code is a new entry."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def entry(source: str, version: str, kind: str = "") -> Path | None:
     """The file of one picture: `kind` (empty for a formula) and a hash of matplotlib's
     version and the picture's source."""

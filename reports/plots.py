@@ -7,16 +7,13 @@ file's text and the plot's data: the same data draws the same picture, so a run 
 did not change neither imports pyplot nor draws (0.5-1 s of the page's time)."""
 from __future__ import annotations
 
-import functools
-import hashlib
 import io
 import json
 import re
-from pathlib import Path
 
 from markupsafe import Markup
 
-from .cache import cached, matplotlib_version
+from .cache import cached, file_hash, matplotlib_version
 
 
 def pyplot():
@@ -49,19 +46,13 @@ def inline_svg(svg: str) -> str:
     return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
 
 
-@functools.lru_cache(maxsize=1)
-def _code() -> str:
-    """This file's text, hashed: a change to how plots are drawn is a new picture."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-
-
 def _plot(kind: str, data, draw) -> Markup | None:
     """`draw()`'s picture of `data`, from the cache where it was drawn before; None without
     matplotlib."""
     version = matplotlib_version()
     if version is None:
         return None
-    source = f"{kind}\n{_code()}\n{json.dumps(data, sort_keys=True, default=repr)}"
+    source = f"{kind}\n{file_hash(__file__)}\n{json.dumps(data, sort_keys=True, default=repr)}"
     svg = cached("plot-", source, version,
                  lambda: None if (fig := draw()) is None else str(fig))
     return Markup(svg) if svg else None

@@ -5,7 +5,6 @@ or an engine goes through Jinja2's autoescaping."""
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import math
 import os
@@ -21,7 +20,7 @@ from oracles.verdict import (CATEGORIES, CATEGORY_LIST, PRIMITIVES, SEVERITY, bl
                              check_label)
 
 from .findings import findings, readings
-from .cache import cache_dir, cached, matplotlib_version
+from .cache import cache_dir, cached, file_hash, matplotlib_version
 from .plots import fd_plot, inline_svg
 
 HERE = Path(__file__).resolve().parent
@@ -277,7 +276,8 @@ class _BytecodeCache(FileSystemBytecodeCache):
     template is compiled with)."""
 
     def get_source_checksum(self, source: str) -> str:
-        return super().get_source_checksum(f"{jinja2.__version__}\n{_writer_code()}\n{source}")
+        return super().get_source_checksum(
+            f"{jinja2.__version__}\n{file_hash(__file__)}\n{source}")
 
     def load_bytecode(self, bucket) -> None:
         try:
@@ -292,14 +292,9 @@ class _BytecodeCache(FileSystemBytecodeCache):
             pass
 
 
-@functools.lru_cache(maxsize=1)
-def _writer_code() -> str:
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-
-
 def _bytecode_cache():
-    """The template compiled once, kept beside the pictures (checked against the template's
-    text): compiling it took 0.05 s of every page."""
+    """Where the compiled template is kept, beside the pictures (`_BytecodeCache`):
+    compiling it took 0.05 s of every page."""
     d = cache_dir()
     if d is None:
         return None

@@ -49,7 +49,7 @@ def test_the_taylor_plot_is_cached_by_its_data_and_title(tmp_path, monkeypatch):
 def test_a_change_to_the_drawing_code_is_a_new_picture(tmp_path, monkeypatch):
     monkeypatch.setenv("AD_MATH_CACHE", str(tmp_path))
     plots.fd_plot(FD)
-    monkeypatch.setattr(plots, "_code", lambda: "another version of the drawing code")
+    monkeypatch.setattr(plots, "file_hash", lambda path: "another version of the drawing code")
     plots.fd_plot(FD)
     assert len(_entries(tmp_path)) == 2
 
@@ -220,7 +220,7 @@ def test_the_template_cache_is_keyed_by_the_writer_as_well(tmp_path, monkeypatch
     from reports import writer
     monkeypatch.setenv("AD_MATH_CACHE", str(tmp_path))
     _template(tmp_path)
-    monkeypatch.setattr(writer, "_writer_code", lambda: "another writer")
+    monkeypatch.setattr(writer, "file_hash", lambda path: "another writer")
     _template(tmp_path)
     (entry,) = (tmp_path / "jinja").iterdir()     # one entry per template: rewritten
     cache = writer._BytecodeCache(str(tmp_path / "jinja"))
