@@ -62,12 +62,6 @@ xp = Namespace("mpmath", np, {
 })
 
 
-# An array times an mpf is written array first: `mpf * array` asks mpmath to convert the
-# array, which fails only after formatting the whole array for its error message, and NumPy
-# then multiplies entry by entry anyway (the same products: 40% of the default run's time
-# went to those messages).
-
-
 def _mp(x):
     return np.vectorize(mpmath.mpf, otypes=[object])(np.asarray(x, float)) \
         if np.ndim(x) else np.array(mpmath.mpf(float(x)), dtype=object)
@@ -147,6 +141,10 @@ class Referee:
             V = [v if getattr(v, "dtype", None) == object else _mp(v) for v in tangents]
 
             def g(t):
+                # array times mpf, here and below, never mpf times array: that asks mpmath
+                # to convert the array, which fails only after formatting all of it for its
+                # error message, and NumPy then multiplies entry by entry anyway (the same
+                # products; 40% of the default run's time went to those messages)
                 return np.asarray(f(xp, *[p + v * t for p, v in zip(P, V)]), dtype=object)
 
             # f at the point itself: the same for every direction, so `values` (a dict
