@@ -61,14 +61,18 @@ def pytest_addoption(parser):
     g.addoption("--ad-dtypes", metavar="NAMES", default="float64,float32",
                 help="the precisions the subject is asked in, among float64 and float32 "
                      "(default: %(default)s)")
+    g.addoption("--ad-threads", metavar="N", type=int, default=1,
+                help="threads of PyTorch and of the BLAS and OpenMP libraries in each process "
+                     "of the run (under -n, in each worker); 0 leaves the libraries' own "
+                     "choice (default: %(default)s)")
 
 
 def _explicit(config) -> bool:
     opts = ("ad_subject", "ad_oracles", "ad_formulas", "ad_report_dir", "ad_baseline",
             "ad_baseline_json", "ad_seed", "ad_examples", "ad_profile", "ad_strict",
-            "ad_shrink", "ad_dtypes")
+            "ad_shrink", "ad_dtypes", "ad_threads")
     defaults = {"ad_subject": "ourad", "ad_formulas": [], "ad_seed": 0, "ad_strict": False,
-                "ad_dtypes": "float64,float32"}
+                "ad_dtypes": "float64,float32", "ad_threads": 1}
     return any(config.getoption(o) != defaults.get(o) for o in opts) or \
         config.getoption("ad_timeout") != _DEFAULT_TIMEOUT or \
         os.environ.get("AD_CONFORMANCE") == "1"
@@ -87,6 +91,10 @@ def _make_session(config):
     examples = config.getoption("ad_examples")
     if examples is not None and examples < 1:
         raise UsageError(f"--ad-examples {examples}: expected a number of inputs, 1 or more")
+    threads = config.getoption("ad_threads")
+    if threads < 0:
+        raise UsageError(f"--ad-threads {threads}: expected a number of threads, 1 or more, "
+                         "or 0 for the libraries' own choice")
     timeout = config.getoption("ad_timeout")
     if not (math.isfinite(timeout) and timeout >= 0):
         raise UsageError(f"--ad-timeout {timeout:g}: expected seconds, a finite number, 0 for "
@@ -104,7 +112,7 @@ def _make_session(config):
         examples=config.getoption("ad_examples"), profile=profile,
         timeout=config.getoption("ad_timeout") or None, strict=config.getoption("ad_strict"),
         dtypes=tuple(s.strip() for s in config.getoption("ad_dtypes").split(",") if s.strip()),
-        shrink=SHRINK_CALLS if shrink is None else shrink)
+        shrink=SHRINK_CALLS if shrink is None else shrink, threads=threads)
     return AdSession(opts, report_dir=config.getoption("ad_report_dir"),
                      baseline=config.getoption("ad_baseline"),
                      previous_json=config.getoption("ad_baseline_json"))

@@ -23,6 +23,7 @@ class RunOptions:
     strict: bool = False
     dtypes: tuple = ("float64", "float32")
     shrink: int = SHRINK_CALLS     # 0: no shrinking
+    threads: int = 1               # of each numerical library (oracles.threads); 0: theirs
     extra: dict = field(default_factory=dict)
 
     def args(self) -> list[str]:
@@ -45,6 +46,8 @@ class RunOptions:
             out += ["--ad-dtypes", ",".join(self.dtypes)]
         if self.shrink != SHRINK_CALLS:
             out += ["--ad-shrink", str(self.shrink)]
+        if self.threads != 1:
+            out += ["--ad-threads", str(self.threads)]
         return out
 
 

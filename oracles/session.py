@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ORACLES, available, engine
+from . import ORACLES, available, engine, threads
 from .claims import Claim
 from .gate import BaselineError, apply_gate, coverage, load_baseline
 from .harness import Harness, draw_inputs
@@ -122,6 +122,7 @@ class AdSession:
                     self.skipped_oracles[name] = avail[name]
             self._harness = Harness(self._subjects, oracles, seed=self.options.seed,
                                     timeout=self.options.timeout, options=self.options)
+            threads.apply(self.options.threads)   # the engines are loaded now
         return self._harness
 
     # --- running ----------------------------------------------------------------------------
@@ -129,6 +130,7 @@ class AdSession:
     def check(self, claim: Claim) -> list[dict]:
         """The records of one claim; never raises (a failure becomes a record)."""
         harness = self.harness   # loaded before the first draw: see Harness.__init__
+        threads.apply(self.options.threads)   # what the last claim imported, if anything
         try:
             inputs = draw_inputs(claim, self.options.examples, self.options.profile) \
                 if claim.f is not None else []
@@ -166,6 +168,7 @@ class AdSession:
             "oracles_skipped": facts["oracles_skipped"],
             "options": self.options.args(),
             "versions": facts["versions"],
+            "threads": facts.get("threads"),
             "seed": self.options.seed,
             "hypothesis_profile": self.options.profile,
             "examples": self.options.examples,
@@ -198,7 +201,7 @@ class AdSession:
                 "oracles": {name: str(getattr(e, "version", "")) for name, e in
                             h.oracles.items()},
                 "roles": dict(h.roles), "oracles_skipped": dict(self.skipped_oracles),
-                "versions": _versions(), "extras": _extras(h)}
+                "versions": _versions(), "threads": threads.report(), "extras": _extras(h)}
 
     def write(self, result):
         """results.json and index.html, moved into place together; raises ReportWriteError
