@@ -26,6 +26,7 @@ from __future__ import annotations
 import sys
 
 _applied: tuple | None = None   # (threads, len(sys.modules)) when last applied
+_failed: list = []              # why the last attempt could not pin a library, if it could not
 
 
 def apply(threads: int) -> None:
@@ -37,17 +38,16 @@ def apply(threads: int) -> None:
     state = (threads, len(sys.modules))
     if state == _applied:
         return
+    _applied = state
     torch = sys.modules.get("torch")
-    set_threads = getattr(torch, "set_num_threads", None)
-    if set_threads is not None and torch.get_num_threads() != threads:
-        set_threads(threads)
     try:
+        if getattr(torch, "set_num_threads", None) is not None and \
+                torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         from threadpoolctl import threadpool_limits
-    except ImportError:   # not installed: the BLAS keeps its threads; `report` says so
-        pass
-    else:
         threadpool_limits(limits=threads)
-    _applied = (threads, len(sys.modules))
+    except Exception as exc:  # noqa: BLE001 -- a run never stops here; `report` tells
+        _failed[:] = [f"{type(exc).__name__}: {exc}"]
 
 
 def report() -> dict:
@@ -57,12 +57,19 @@ def report() -> dict:
     torch = sys.modules.get("torch")
     if getattr(torch, "get_num_threads", None) is not None:
         out["torch"] = torch.get_num_threads()
+    if _failed:
+        out["not pinned"] = _failed[0]
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
         out["blas"] = "not known (threadpoolctl is not installed)"
         return out
-    for lib in threadpool_info():
+    try:
+        libs = threadpool_info()
+    except Exception as exc:  # noqa: BLE001
+        out["blas"] = f"not known ({type(exc).__name__}: {exc})"
+        return out
+    for lib in libs:
         name = lib.get("internal_api", "?")
         out[name if name not in out else f"{name} ({lib.get('prefix', '')})"] = \
             lib.get("num_threads")

@@ -63,6 +63,16 @@ def test_a_library_loaded_after_the_last_call_is_pinned_at_the_next(restored, mo
     assert torch.get_num_threads() == n
 
 
+def test_a_library_that_refuses_never_stops_the_run_and_the_report_says_why(restored,
+                                                                            monkeypatch):
+    def refuse(**_):
+        raise RuntimeError("no, thanks")
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", refuse)
+    monkeypatch.setattr(threads, "_failed", [])
+    threads.apply((os.cpu_count() or 1) + 1)
+    assert threads.report()["not pinned"] == "RuntimeError: no, thanks"
+
+
 def test_the_option_travels_in_reproduce_lines_only_when_not_the_default():
     assert "--ad-threads" not in RunOptions().args()
     assert RunOptions(threads=0).args()[-2:] == ["--ad-threads", "0"]
