@@ -81,21 +81,32 @@ def _can_alarm() -> bool:
 
 def call(fn, *args, timeout: float | None = None):
     """Run one engine call: (result, None) or (None, Fault). Arrays among `args` (alone or
-    in lists and tuples) are handed over as read-only views (`frozen`). What the harness's
+    in lists and tuples) are handed over as read-only copies (`frozen`). What the harness's
     own arithmetic depends on is as it was after the call, whatever the engine set: NumPy's
     floating-point error handling (`np.seterr(all="raise")` in an engine made the harness's
-    checks raise) and JAX's float64 switch (`_restore_state`)."""
+    checks raise), JAX's float64 switch and mpmath's precision (`_restore_state`). A process
+    the engine forks that comes back here, returning or raising (`sys.exit` too), ends
+    (`_end_child`): it never runs the harness on."""
     use_alarm = bool(timeout) and _can_alarm()
-    state = np.geterr(), _x64()
+    state = np.geterr(), _x64(), _mp_prec()
     before_exit = os._exit
     old = None
+    pid = os.getpid()
     try:
-        _IN_CALL.append((os.getpid(), threading.get_ident()))
+        _IN_CALL.append((pid, threading.get_ident()))
         os._exit = _engine_exit   # an engine ending the process would end the run, status 0
         if use_alarm:
             old = signal.signal(signal.SIGALRM, _alarm)
             signal.setitimer(signal.ITIMER_REAL, timeout)
-        return fn(*frozen(args)), None
+        try:
+            result = fn(*frozen(args))
+        except BaseException as exc:
+            if os.getpid() != pid:
+                _end_child(exc)
+            raise
+        if os.getpid() != pid:
+            _end_child(None)
+        return result, None
     except KeyboardInterrupt:
         raise
     except TimedOut:
@@ -116,6 +127,7 @@ def call(fn, *args, timeout: float | None = None):
 
 _os_exit = os._exit
 _IN_CALL: list = []   # (process, thread) of the engine call in progress
+_GUARDED: list = []   # the process whose every os._exit(0) is guarded (`guard_exit`)
 
 
 class EngineExit(BaseException):
@@ -124,16 +136,44 @@ class EngineExit(BaseException):
 
 
 def _engine_exit(status=0):
-    """os._exit while an engine call is in progress: in the calling thread, an error of the
-    call; in a process the engine forked, the real exit (the child ends as it meant to); in
-    another thread of this process, the real exit but never with status 0 (the run did not
-    finish)."""
-    if not _IN_CALL or _IN_CALL[-1][0] != os.getpid():
+    """os._exit in a process of the run: in the thread of an engine call in progress, an
+    error of that call; in a process the engine forked, the real exit (the child ends as it
+    meant to); with a non-zero status, the real exit (it cannot read as a pass); else -- a
+    thread the engine started, an `atexit` hook of its module -- an error in that thread, and
+    the run goes on to its report and its own exit status."""
+    pid = os.getpid()
+    if pid not in _GUARDED and (not _IN_CALL or _IN_CALL[-1][0] != pid):
         _os_exit(status)
-    if _IN_CALL[-1][1] != threading.get_ident():
-        _os_exit(status or 70)
-    raise EngineExit(f"the engine called os._exit({status}), which would have ended the "
-                     "whole run without a report")
+    if _IN_CALL and _IN_CALL[-1] == (pid, threading.get_ident()):
+        raise EngineExit(f"the engine called os._exit({status}), which would have ended the "
+                         "whole run without a report")
+    if status:
+        _os_exit(status)
+    raise EngineExit("os._exit(0) outside the engine's calls (from a thread it started, or "
+                     "at exit) would have ended the run with status 0 whatever its verdict; "
+                     "refused: the run goes on and exits with its own status")
+
+
+def guard_exit() -> None:
+    """From now on every os._exit(0) in this process goes through `_engine_exit` (a run's
+    processes: the subject's code runs there, in its calls and in whatever it starts)."""
+    if os.getpid() not in _GUARDED:
+        _GUARDED.append(os.getpid())
+    os._exit = _engine_exit
+
+
+def _end_child(exc) -> None:
+    """The engine forked and the child came back into the harness: it ends here, as Python
+    would have ended it (SystemExit's code; 1 and the traceback after another exception;
+    0 after a return), without flushing the parent's buffered output a second time."""
+    if exc is None:
+        code = 0
+    elif isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+    else:
+        traceback.print_exception(exc)
+        code = 1
+    _os_exit(code)
 
 
 if hasattr(os, "register_at_fork"):   # a child the engine forks exits for real
@@ -147,12 +187,22 @@ def _x64():
     return getattr(getattr(jax, "config", None), "jax_enable_x64", None)
 
 
+def _mp_prec():
+    """mpmath's global precision where mpmath is loaded, else None: the referee computes
+    inside `workdps`, but a number it converts outside takes the global precision, and an
+    engine's `mp.dps = 3` made the referee blame a correct engine and the notes."""
+    mpmath = sys.modules.get("mpmath")
+    return getattr(getattr(mpmath, "mp", None), "prec", None)
+
+
 def _restore_state(state):
-    err, x64 = state
+    err, x64, prec = state
     if np.geterr() != err:
         np.seterr(**err)
     if x64 is not None and _x64() != x64:
         sys.modules["jax"].config.update("jax_enable_x64", x64)
+    if prec is not None and _mp_prec() != prec:
+        sys.modules["mpmath"].mp.prec = prec
 
 
 # --- answers ----------------------------------------------------------------------------------
@@ -279,13 +329,15 @@ def dtype_name(x) -> str:
 
 
 def frozen(a):
-    """`a` (an array, or a list or tuple of them) as read-only views, as `call` hands them
-    over: an engine gets the point's own arrays, and one that wrote into them would change
-    the input every engine after it is asked at (a correct engine then fails, an oracle
-    disagrees). The write raises instead ("assignment destination is read-only"), in the
-    engine that made it."""
+    """`a` (an array, or a list or tuple of them) as read-only copies, as `call` hands them
+    over. An engine that wrote into the point's own arrays would change the input every
+    engine after it is asked at, and the records already made would carry an input that
+    was not the one asked (a correct engine then fails, an oracle disagrees, the notes are
+    blamed). A plain write raises ("assignment destination is read-only"), in the engine
+    that made it; one that gets past the flag (`torch.from_numpy`, `setflags` on the base)
+    writes into its own copy, and its own answer shows it."""
     if isinstance(a, np.ndarray):
-        v = a.view()
+        v = np.array(a, copy=True, subok=True)
         v.flags.writeable = False
         return v
     if isinstance(a, (list, tuple)):

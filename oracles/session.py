@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import ORACLES, available, engine, threads
+from .calls import guard_exit
 from .claims import Claim
 from .gate import BaselineError, apply_gate, coverage, load_baseline
 from .harness import Harness, draw_inputs
@@ -80,6 +81,7 @@ class AdSession:
     def __init__(self, options: RunOptions | None = None, report_dir=None, baseline=None,
                  previous_json=None, subjects=None):
         self.options = options or RunOptions()
+        guard_exit()   # the subject's code runs in this process from now on
         self.oracle_names = list(self.options.oracles or ORACLES)
         check_oracles(self.oracle_names)
         self.report_dir = Path(report_dir or default_report_dir())

@@ -187,19 +187,26 @@ def test_a_bad_baseline_is_one_usage_error_naming_the_path(tmp_path, kind):
     assert str(path) in out and message in out and out.count("\n") < 10, out
 
 
-def test_an_engine_that_writes_into_its_inputs_changes_no_other_engines_records():
-    """Engines are handed read-only views of the point's arrays: the write raises in the
-    engine that made it, and every engine after it is asked at the drawn input."""
+@pytest.mark.parametrize("cls, category, message", [
+    ("WritesIntoItsInputs", "subject-defect", "read-only"),
+    ("WritesPastTheFlag", "agree", ""),   # it answered before it wrote
+])
+def test_an_engine_that_writes_into_its_inputs_changes_no_other_engines_records(cls, category,
+                                                                               message):
+    """Engines are handed read-only copies of the point's arrays: a plain write raises in
+    the engine that made it, one past the flag changes that engine's copy alone, and every
+    engine after it is asked at the drawn input."""
     sys.path.insert(0, str(ENGINES))
     try:
-        from broken import WritesIntoItsInputs
+        import broken
     finally:
         sys.path.remove(str(ENGINES))
+    writer_cls = getattr(broken, cls)
     import oracles
     from oracles.claims import load_catalogue
     from oracles.harness import Harness, draw_inputs
     names = [n for n in ("jax", "torch", "fd", "referee") if oracles.available()[n] is True]
-    h = Harness([WritesIntoItsInputs(), oracles.engine("ourad-reverse")],
+    h = Harness([writer_cls(), oracles.engine("ourad-reverse")],
                 {n: oracles.engine(n) for n in names}, seed=0)
     for claim in [c for c in load_catalogue()
                   if c.id in ("chain-scalar-sin-exp-tanh", "dense-jacobian-wrt-y")]:
@@ -207,9 +214,9 @@ def test_an_engine_that_writes_into_its_inputs_changes_no_other_engines_records(
         before = [[a.copy() for a in p] for p in x]
         recs = h.run_claim(claim, x)
         assert all(np.array_equal(a, b) for p, q in zip(x, before) for a, b in zip(p, q))
-        writer = [r for r in recs if r.engine == "writes-into-its-inputs"
+        writer = [r for r in recs if r.engine == writer_cls.name
                   and r.check in ("jvp", "vjp") and r.dtype == "float64"]
-        assert writer and all(r.category == "subject-defect" and "read-only" in r.detail
+        assert writer and all(r.category == category and message in r.detail
                               for r in writer), [(r.check, r.category, r.detail) for r in writer]
         right = [r for r in recs if r.engine == "ourad-reverse"]
         assert right and all(r.category in ("agree", "inconclusive", "unsupported")
@@ -218,10 +225,11 @@ def test_an_engine_that_writes_into_its_inputs_changes_no_other_engines_records(
 
 
 def test_an_engine_that_changes_numpys_error_handling_or_jaxs_float64_changes_no_record():
-    """An engine that leaves `np.seterr(all="raise")` (or JAX's float64 switch off) behind
-    would make the harness's own arithmetic raise (`harness-error` records, lost checks) or
-    the JAX oracle answer in float32; both are restored after every engine call, so its
-    records are those of a right engine, and so are everyone else's."""
+    """An engine that leaves `np.seterr(all="raise")` (or JAX's float64 switch off, or
+    mpmath at 3 digits) behind would make the harness's own arithmetic raise
+    (`harness-error` records, lost checks), the JAX oracle answer in float32 or the referee
+    blame a right engine; all are restored after every engine call, so its records are those
+    of a right engine, and so are everyone else's."""
     sys.path.insert(0, str(ENGINES))
     try:
         from broken import ChangesGlobalState
@@ -275,6 +283,26 @@ def test_a_process_an_engine_forks_ends_as_it_meant_to():         # only exits
 
     assert call(forks) == (7, None)
 
+    parent = os.getpid()
+
+    def forks_and_comes_back(child):
+        """The child comes back into the harness (returns, raises, sys.exit) instead of
+        ending: the harness ends it, with the status Python would have given it."""
+        pid = os.fork()
+        if pid == 0:
+            child()
+            return "the child's answer"
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+    def raises():
+        raise ValueError("in the child")
+
+    for child, status in ((lambda: sys.exit(3), 3), (raises, 1), (lambda: None, 0)):
+        res = call(forks_and_comes_back, child)
+        if os.getpid() != parent:   # the harness let the child run on: end it, visibly
+            os._exit(99)
+        assert res == (status, None)
+
     def swallows():
         import os
         try:
@@ -284,3 +312,26 @@ def test_a_process_an_engine_forks_ends_as_it_meant_to():         # only exits
 
     res, fault = call(swallows)
     assert res is None and "called os._exit(0)" in fault.message
+
+
+GUARDED = """
+import atexit, os, sys, threading
+from oracles.calls import guard_exit
+guard_exit()
+t = threading.Thread(target=os._exit, args=(0,))   # an engine's watchdog, after its call
+t.start(); t.join()
+print("still running")
+atexit.register(os._exit, 0)                        # a module's way to skip its teardown
+sys.exit(5)                                         # the run's own status (its gate failed)
+"""
+
+
+def test_os_exit_0_outside_an_engine_call_cannot_end_a_run_as_a_pass():
+    """Guarded (a run's processes), os._exit(0) from a thread the engine started or from an
+    atexit hook raises in its thread instead: the run goes on and exits with its own status,
+    never 0 because the subject said so."""
+    p = subprocess.run([sys.executable, "-c", GUARDED], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 5, (p.returncode, p.stdout, p.stderr[-2000:])
+    assert "still running" in p.stdout
+    assert p.stderr.count("refused") == 2, p.stderr[-2000:]

@@ -214,9 +214,36 @@ class WritesIntoItsInputs(Base):
         return res
 
 
+class WritesPastTheFlag(Base):
+    """Right answers, then scales the primals it was handed in place past their read-only
+    flag: it clears the flag on the array it got, or on the array that one views (as
+    `torch.from_numpy` writes whatever the flag says)."""
+    name = "writes-past-the-flag"
+
+    @staticmethod
+    def _scale(primals):
+        for p in primals:
+            a = p
+            while isinstance(a.base, np.ndarray):
+                a = a.base
+            a.setflags(write=True)
+            a *= 1.5
+
+    def jvp(self, f, primals, tangents):
+        res = _right.jvp(f, primals, tangents)
+        self._scale(primals)
+        return res
+
+    def vjp(self, f, primals, cotangent):
+        res = _right.vjp(f, primals, cotangent)
+        self._scale(primals)
+        return res
+
+
 class ChangesGlobalState(Base):
-    """Right answers, but each call leaves NumPy raising on every floating-point error and
-    JAX's float64 switch off (as an engine that sets them for itself would)."""
+    """Right answers, but each call leaves NumPy raising on every floating-point error,
+    JAX's float64 switch off and mpmath at 3 digits (as an engine that sets them for itself
+    would)."""
     name = "changes-global-state"
 
     def _leave(self):
@@ -224,6 +251,9 @@ class ChangesGlobalState(Base):
         jax = sys.modules.get("jax")
         if jax is not None:
             jax.config.update("jax_enable_x64", False)
+        mpmath = sys.modules.get("mpmath")
+        if mpmath is not None:
+            mpmath.mp.dps = 3
 
     def jvp(self, f, primals, tangents):
         res = _right.jvp(f, primals, tangents)
