@@ -9,8 +9,8 @@ wrong one. A user's Ctrl-C still stops the run.
 
 The time limit uses the mechanism of pytest-timeout's "signal" method (SIGALRM through
 `signal.setitimer`), per call rather than per test, so that a hanging call costs one record
-and not the claim's others. Where signals cannot be used (not the main thread, or no SIGALRM)
-the call runs without a limit.
+and not the claim's others; a watchdog thread (`_Watchdog`) ends a Python-level hang the
+signal cannot (an engine that disarmed it, a call outside the main thread).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,59 @@ def _can_alarm() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
 
+def _async_raise(ident: int, exc) -> None:
+    """Raises `exc` in thread `ident` at its next Python instruction (None: takes back one
+    not raised yet)."""
+    import ctypes
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(ident), None if exc is None else ctypes.py_object(exc))
+
+
+class _Watchdog:
+    """The time limit's second line. SIGALRM is the first, but an engine can disarm the
+    timer (`setitimer(ITIMER_REAL, 0)`) or replace or ignore the signal's handler, and its
+    hanging call then ran for ever, whatever `--ad-timeout` said; SIGALRM cannot reach a
+    call outside the main thread either. One daemon thread per process looks at the call in
+    progress five times a second; a call still running a second (or half its limit, if more)
+    past its limit gets TimedOut raised in its thread at its next Python instruction. A call
+    that never comes back to Python (a loop in C with the signal disarmed) is beyond it."""
+    GRACE = 1.0
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.current = None    # (deadline, thread) of the call in progress
+        self.fired = None      # the thread it raised in, until that call ends
+        self.thread = None
+
+    def start(self, timeout: float) -> None:
+        with self.lock:
+            self.current = (time.monotonic() + timeout + max(self.GRACE, timeout / 2),
+                            threading.get_ident())
+        if self.thread is None or not self.thread.is_alive():   # (none after a fork)
+            self.thread = threading.Thread(target=self._watch, name="ad-harness-timeout",
+                                           daemon=True)
+            self.thread.start()
+
+    def stop(self) -> None:
+        with self.lock:
+            self.current = None
+            if self.fired is not None:   # raised too late to land in the engine: taken back
+                _async_raise(self.fired, None)
+                self.fired = None
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(0.2)
+            with self.lock:
+                if self.current is not None and time.monotonic() > self.current[0]:
+                    self.fired = self.current[1]
+                    self.current = None
+                    _async_raise(self.fired, TimedOut)
+
+
+_WATCHDOG = _Watchdog()
+
+
 def call(fn, *args, timeout: float | None = None):
     """Run one engine call: (result, None) or (None, Fault). Arrays among `args` (alone or
     in lists and tuples) are handed over as read-only copies (`frozen`). What the harness's
@@ -88,6 +142,7 @@ def call(fn, *args, timeout: float | None = None):
     the engine forks that comes back here, returning or raising (`sys.exit` too), ends
     (`_end_child`): it never runs the harness on."""
     use_alarm = bool(timeout) and _can_alarm()
+    watch = bool(timeout) and sys.implementation.name == "cpython"
     state = np.geterr(), _x64(), _mp_prec()
     before_exit = os._exit
     old = None
@@ -95,6 +150,8 @@ def call(fn, *args, timeout: float | None = None):
     try:
         _IN_CALL.append((pid, threading.get_ident()))
         os._exit = _engine_exit   # an engine ending the process would end the run, status 0
+        if watch:
+            _WATCHDOG.start(timeout)
         if use_alarm:
             old = signal.signal(signal.SIGALRM, _alarm)
             signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -116,6 +173,8 @@ def call(fn, *args, timeout: float | None = None):
     except BaseException as exc:  # noqa: BLE001 -- SystemExit too: the engine's answer
         return None, Fault("defect", describe(exc))
     finally:
+        if watch:
+            _WATCHDOG.stop()
         if old is not None:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)

@@ -335,3 +335,42 @@ def test_os_exit_0_outside_an_engine_call_cannot_end_a_run_as_a_pass():
     assert p.returncode == 5, (p.returncode, p.stdout, p.stderr[-2000:])
     assert "still running" in p.stdout
     assert p.stderr.count("refused") == 2, p.stderr[-2000:]
+
+
+DISARMS = """
+import signal, threading, time
+from oracles.calls import call
+
+def disarms():                 # the engine's own use of the timer, then a hang
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    while True:
+        pass
+
+def ignores():                 # SIGALRM ignored, then a hang
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    while True:
+        time.sleep(0.01)
+
+print(call(disarms, timeout=0.3)[1].message)
+print(call(ignores, timeout=0.3)[1].message)
+print(signal.getsignal(signal.SIGALRM) == signal.SIG_DFL)
+out = []
+t = threading.Thread(target=lambda: out.append(call(lambda: [0 for _ in iter(int, 1)],
+                                                     timeout=0.3)))
+t.start(); t.join()
+print(out[0][1].message)   # off the main thread, where SIGALRM cannot reach
+print(call(lambda: 41 + 1, timeout=5)[0])
+time.sleep(1.5)            # nothing raised late, after the calls ended
+print("done")
+"""
+
+
+def test_a_hang_ends_even_where_the_engine_disarmed_the_timer_or_off_the_main_thread():
+    """The time limit is SIGALRM first; an engine that disarms the timer, or ignores the
+    signal, or a call outside the main thread, used to hang the run for ever. A watchdog
+    thread ends such a call a second past its limit."""
+    p = subprocess.run([sys.executable, "-c", DISARMS], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.split("\n")[:6] == ["timed out after 0.3 s"] * 2 + ["True"] + \
+        ["timed out after 0.3 s", "42", "done"], p.stdout
