@@ -286,6 +286,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr.line("  ".join(f"{c}: {n}" for c, n in s["counts"].items()))
     cov = s["coverage"]
     tr.line(f"subject {s['subject']}: {cov['answered']} of {cov['total']} checks answered")
+    for warning in s.get("warnings") or ():
+        tr.line(f"note: {warning}", yellow=True)
     why = f" ({'; '.join(s['gate_reasons'])})" if s["gate_reasons"] else " (0 failing records)"
     tr.line(f"gate: {s['gate'].upper()}{why}", red=s["gate"] == "fail",
             green=s["gate"] == "pass")

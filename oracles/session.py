@@ -6,6 +6,7 @@ import datetime
 import importlib
 import json
 import platform
+import re
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -161,6 +162,7 @@ class AdSession:
             "counts": {c: counts.get(c, 0) for c in CATEGORIES},
             "failures": len(gate.failures),
             "coverage": coverage(self.records),
+            "warnings": _warnings(self.records, facts["roles"], self.options.dtypes),
             "stale_baseline": [{"claim": b.claim, "check": b.check,
                                 "explanation": b.explanation} for b in gate.stale],
             "subject": self.options.subject,
@@ -247,6 +249,28 @@ def _versions() -> dict:
             out[name] = importlib.import_module(name).__version__
         except ImportError:
             out[name] = None
+    return out
+
+
+_LACKS = re.compile(r"has no (?:op )?'(\w+)'")
+
+
+def _warnings(records, roles: dict, dtypes) -> list[str]:
+    """What the counts leave unsaid, in words, for the terminal, the summary and the page:
+    the names the subject's namespace lacks (its checks there are `unsupported`, and a run
+    where a subject answers little can still pass), and float32 checks that could not fail
+    (without a float32 answer from an AD oracle a difference beyond rounding is
+    inconclusive)."""
+    out = []
+    lacks = Counter(m.group(1) for r in records
+                    if r.get("subject") and r["category"] == "unsupported"
+                    for m in [_LACKS.search(r.get("detail") or "")] if m)
+    if lacks:
+        out.append(f"the subject's namespace lacks {', '.join(sorted(lacks))}: "
+                   f"{sum(lacks.values())} check(s) unsupported for it")
+    if "float32" in dtypes and "ad" not in roles.values():
+        out.append("no AD oracle (jax, torch) ran: a float32 derivative beyond rounding is "
+                   "inconclusive, never a failure")
     return out
 
 

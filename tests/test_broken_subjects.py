@@ -113,6 +113,13 @@ def test_a_missing_name_is_unsupported_and_strict_fails_it(tmp_path):
     res = one_truth(tmp_path, code, out, "pass")
     jvp = [r for r in mine(res, "lacks-sin") if r["check"] == "jvp"]
     assert jvp and all(r["category"] == "unsupported" and "'sin'" in r["detail"] for r in jvp)
+    # a pass that answered little says so, with the names, in every place the verdict is
+    lacks = [w for w in res["summary"]["warnings"] if "namespace lacks sin:" in w]
+    assert len(lacks) == 1 and f"note: {lacks[0]}" in out
+    html = (tmp_path / "rep" / "index.html").read_text()
+    assert "namespace lacks sin:" in html
+    # and float32 checks that could not fail (no AD oracle in this run: referee, fd)
+    assert any("no AD oracle" in w for w in res["summary"]["warnings"])
     code, out = conformance(tmp_path, "--ad-subject", "broken:LacksSin", "--ad-strict")
     one_truth(tmp_path, code, out, "fail")
 
