@@ -34,6 +34,11 @@ def test_linear_along_v_decides_nothing():
     assert rate is None and "roundoff" in why
 
 
+def test_a_jvp_that_is_not_finite_is_named_as_the_reason_not_roundoff():
+    _, rate, why = rates(*along(f, X, V), np.nan)
+    assert rate is None and "not finite" in why and "roundoff" not in why
+
+
 def test_a_kink_crossed_by_the_large_steps_does_not_fool_it():
     g = lambda xp, x: xp.abs(x) ** 2 + xp.abs(x)  # noqa: E731   kink at 0
     x, v = [np.array(1e-4)], [np.array(-1.0)]

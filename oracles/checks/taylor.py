@@ -50,6 +50,10 @@ def rates(steps, values, f0, jv):
     for i in keep:
         tail = tail + [i] if tail and i == tail[-1] + 1 else [i]
     if len(tail) < 4:
+        if not np.all(np.isfinite(jv)):
+            return rem, None, "the JVP J v is not finite (nan or inf): no rate"
+        if not np.all(np.isfinite(rem)):
+            return rem, None, "f(x + h v) is not finite at some step: no rate"
         return rem, None, ("the remainder is at roundoff for almost every step (f is linear "
                            "or flat along v here): no rate")
     obs = [np.log2(rem[i] / rem[i + 1]) for i in tail[-4:-1]]
