@@ -10,13 +10,16 @@ __all__ = ["explain", "blame_line", "shrunk_line"]
 
 
 def shrunk_line(s: dict) -> str:
-    """"shrunk to [2.0]: got ..., want ... (4 checks)": the simplest input that still fails."""
+    """"shrunk to [2.0]: got ..., want ... (4 checks tried)": the simplest input that still
+    fails (no got and want where the engine raised: its message is the record's detail)."""
     v = s.get("values") or {}
     stop = "" if s.get("complete", True) else f"; stopped: {s.get('stopped')}"
     n = s.get("checks")
-    same = ", no simpler input fails" if s.get("is_drawn") else ""
-    return (f"shrunk to {s.get('inputs')}{same}: got {v.get('got')}, want "
-            f"{v.get('reference')} ({n} check{'' if n == 1 else 's'}{stop})")
+    same = ", no simpler failing input found" if s.get("is_drawn") else ""
+    values = "" if v.get("got") is None and v.get("reference") is None else \
+        f": got {v.get('got')}, want {v.get('reference')}"
+    return (f"shrunk to {s.get('inputs')}{same}{values} ({n} check{'' if n == 1 else 's'} "
+            f"tried{stop})")
 
 
 def explain(rec: dict) -> str:
