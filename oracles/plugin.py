@@ -91,6 +91,9 @@ def _make_session(config):
     examples = config.getoption("ad_examples")
     if examples is not None and examples < 1:
         raise UsageError(f"--ad-examples {examples}: expected a number of inputs, 1 or more")
+    seed = config.getoption("ad_seed")
+    if seed < 0:
+        raise UsageError(f"--ad-seed {seed}: expected a seed, 0 or more")
     threads = config.getoption("ad_threads")
     if threads < 0:
         raise UsageError(f"--ad-threads {threads}: expected a number of threads, 1 or more, "
@@ -105,15 +108,18 @@ def _make_session(config):
     previous = config.getoption("ad_baseline_json")
     if previous is not None and _is_controller(config):   # (a remote worker has no copy)
         _readable_results(previous)
+    report_dir = config.getoption("ad_report_dir")
+    if report_dir is not None and _is_controller(config):   # the controller alone writes it
+        _writable_report_dir(report_dir)
     opts = RunOptions(
         subject=config.getoption("ad_subject"),
         oracles=tuple(s.strip() for s in oracles.split(",") if s.strip()) if oracles else (),
-        formulas=tuple(config.getoption("ad_formulas")), seed=config.getoption("ad_seed"),
+        formulas=tuple(config.getoption("ad_formulas")), seed=seed,
         examples=config.getoption("ad_examples"), profile=profile,
         timeout=config.getoption("ad_timeout") or None, strict=config.getoption("ad_strict"),
         dtypes=tuple(s.strip() for s in config.getoption("ad_dtypes").split(",") if s.strip()),
         shrink=SHRINK_CALLS if shrink is None else shrink, threads=threads)
-    return AdSession(opts, report_dir=config.getoption("ad_report_dir"),
+    return AdSession(opts, report_dir=report_dir,
                      baseline=config.getoption("ad_baseline"),
                      previous_json=config.getoption("ad_baseline_json"))
 
@@ -130,6 +136,19 @@ def _readable_results(path):
     if not isinstance(data, dict) or "records" not in data or "summary" not in data:
         raise UsageError(f"--ad-baseline-json {path}: not a results.json (it needs "
                          "'summary' and 'records')")
+
+
+def _writable_report_dir(path):
+    """--ad-report-dir names a directory the report can be written to, checked before the
+    run rather than found after it (a run that cannot report should not start)."""
+    from .session import UsageError
+    from .writing import ReportWriteError, check_report_dir
+    if not path.strip():
+        raise UsageError(f"--ad-report-dir {path!r}: expected a directory")
+    try:
+        check_report_dir(path)
+    except ReportWriteError as exc:
+        raise UsageError(f"--ad-report-dir {path}: {exc}") from None
 
 
 def _state(config) -> dict:

@@ -212,3 +212,10 @@ def test_a_reproduce_line_selects_its_claim_alone(tmp_path):
     assert code == 0, out
     assert {r["reproduce"].split(" --")[0] for r in results(tmp_path)["records"]} == {
         "ad-conformance -k 'op-max and not op-maximum'"}
+
+
+def test_a_negative_seed_is_a_usage_error(tmp_path):
+    code, out = run(tmp_path, "-k", "op-sin", "--ad-seed", "-1")
+    assert code == 4, out
+    assert "--ad-seed -1: expected a seed, 0 or more" in out and "Traceback" not in out, out
+    assert not (tmp_path / "rep").exists()
