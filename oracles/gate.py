@@ -90,13 +90,20 @@ def coverage(records: list[dict]) -> dict:
 
 
 def apply_gate(records: list[dict], baseline: list[BaselineEntry], ran_claims,
-               strict: bool = False) -> GateResult:
+               strict: bool = False, selected: int | None = None,
+               stopped: str | None = None) -> GateResult:
+    """`selected`: how many claims the run selected (None where unknown); `stopped`: why the
+    run ended before its end ("interrupted", "stopping after 1 failures"), None where it did
+    not. Fewer claims run than selected fail the gate, and the reason says how many ran."""
     mark_baselined(records, baseline)
     failures = [r for r in records if is_failure(r, strict)]
     seen = {(r["claim"], r["check"]) for r in records if r["category"] == "notes-erratum"}
     ran = set(ran_claims)
     stale = [b for b in baseline if b.claim in ran and (b.claim, b.check) not in seen]
     reasons = []
+    short = _not_all_ran(len(ran), selected, stopped)
+    if short:
+        reasons.append(short)
     if failures:
         reasons.append(f"{len(failures)} failing record(s)")
     if stale:
@@ -106,3 +113,16 @@ def apply_gate(records: list[dict], baseline: list[BaselineEntry], ran_claims,
         reasons.append("nothing was verified: the subject answered none of its "
                        f"{cov['total']} checks")
     return GateResult("fail" if reasons else "pass", failures, stale, reasons)
+
+
+def _not_all_ran(ran: int, selected: int | None, stopped: str | None) -> str | None:
+    """Why a run that did not run all it selected, or that ended early, fails (None if not).
+    A run stopped after all its claims ran fails too: its exit status says it was stopped."""
+    lead = f"{stopped}: " if stopped else ""
+    if selected is not None and ran < selected:
+        return f"{lead}{ran} of {selected} claims ran; the rest were not checked"
+    if stopped and selected is None:
+        return f"{lead}{ran} claim(s) ran; any others selected were not checked"
+    if stopped:
+        return f"{stopped} after all {ran} claims ran"
+    return None

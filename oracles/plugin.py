@@ -91,6 +91,9 @@ def _make_session(config):
     examples = config.getoption("ad_examples")
     if examples is not None and examples < 1:
         raise UsageError(f"--ad-examples {examples}: expected a number of inputs, 1 or more")
+    seed = config.getoption("ad_seed")
+    if seed < 0:
+        raise UsageError(f"--ad-seed {seed}: expected a seed, 0 or more")
     threads = config.getoption("ad_threads")
     if threads < 0:
         raise UsageError(f"--ad-threads {threads}: expected a number of threads, 1 or more, "
@@ -105,15 +108,18 @@ def _make_session(config):
     previous = config.getoption("ad_baseline_json")
     if previous is not None and _is_controller(config):   # (a remote worker has no copy)
         _readable_results(previous)
+    report_dir = config.getoption("ad_report_dir")
+    if report_dir is not None and _is_controller(config):   # the controller alone writes it
+        _writable_report_dir(report_dir)
     opts = RunOptions(
         subject=config.getoption("ad_subject"),
         oracles=tuple(s.strip() for s in oracles.split(",") if s.strip()) if oracles else (),
-        formulas=tuple(config.getoption("ad_formulas")), seed=config.getoption("ad_seed"),
+        formulas=tuple(config.getoption("ad_formulas")), seed=seed,
         examples=config.getoption("ad_examples"), profile=profile,
         timeout=config.getoption("ad_timeout") or None, strict=config.getoption("ad_strict"),
         dtypes=tuple(s.strip() for s in config.getoption("ad_dtypes").split(",") if s.strip()),
         shrink=SHRINK_CALLS if shrink is None else shrink, threads=threads)
-    return AdSession(opts, report_dir=config.getoption("ad_report_dir"),
+    return AdSession(opts, report_dir=report_dir,
                      baseline=config.getoption("ad_baseline"),
                      previous_json=config.getoption("ad_baseline_json"))
 
@@ -132,9 +138,22 @@ def _readable_results(path):
                          "'summary' and 'records')")
 
 
+def _writable_report_dir(path):
+    """--ad-report-dir names a directory the report can be written to, checked before the
+    run rather than found after it (a run that cannot report should not start)."""
+    from .session import UsageError
+    from .writing import ReportWriteError, check_report_dir
+    if not path.strip():
+        raise UsageError(f"--ad-report-dir {path!r}: expected a directory")
+    try:
+        check_report_dir(path)
+    except ReportWriteError as exc:
+        raise UsageError(f"--ad-report-dir {path}: {exc}") from None
+
+
 def _state(config) -> dict:
     return config.stash.setdefault(_KEY, {"session": None, "claims": None, "ran": False,
-                                          "failed": {}})
+                                          "failed": {}, "selected": None, "stopped": None})
 
 
 def session_of(config):
@@ -226,23 +245,59 @@ def pytest_sessionstart(session):
     _CONFIG["config"] = session.config
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """Under pytest-xdist the controller collects nothing: the claims a run selected are
+    those a worker collected (each collects the same)."""
+    n = sum(_claim_of(i) is not None for i in ids)
+    if n:
+        st = _state(node.config)
+        st["selected"] = max(st["selected"] or 0, n)
+
+
+def pytest_keyboard_interrupt(excinfo):
+    """Ctrl-C, an engine's KeyboardInterrupt (under pytest-xdist, a worker's), or a stop
+    (pytest-xdist's -x, pytest.exit): the report says the run ended early and why."""
+    config = _CONFIG.get("config")
+    st = config.stash.get(_KEY, None) if config is not None else None
+    if st is not None:
+        exc = excinfo.value
+        msg = str(getattr(exc, "msg", None) or exc)
+        st["stopped"] = "interrupted" if type(exc) is KeyboardInterrupt or not msg or \
+            "keyboard-interrupt" in msg else f"stopped early ({msg})"
+
+
+def _selected(session, st) -> int:
+    """How many claims the run selected: the workers' count under pytest-xdist, else the
+    claims among the session's items (after -k and the like)."""
+    if st["selected"] is not None:
+        return st["selected"]
+    return sum(_claim_of(item.nodeid) is not None for item in getattr(session, "items", ()))
+
+
+def _stopped(session, st) -> str | None:
+    stop = session.shouldfail or session.shouldstop     # -x, --maxfail, --stepwise
+    return st["stopped"] or (f"stopped early ({stop})" if stop else None)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session, exitstatus):
     """The controller writes the report here, first among the hooks: under pytest-xdist
     before xdist's own, which waits for the workers' processes to end (0.5-1 s, JAX's and
-    PyTorch's teardown), so that those ends overlap the report's writing."""
+    PyTorch's teardown), so that those ends overlap the report's writing. A run that ended
+    early (Ctrl-C, -x) writes the records of the claims that finished, and the gate says
+    how many of the selected claims ran."""
     config = session.config
     st = config.stash.get(_KEY, None)
-    if not _is_controller(config) or st is None or not (st["ran"] or st["failed"]):
+    if not _is_controller(config) or st is None:
+        return
+    selected, stopped = _selected(session, st), _stopped(session, st)
+    if not (st["ran"] or st["failed"] or (selected and stopped)):
         return
     ad = session_of(config)
-    from .verdict import HARNESS, Record
-    done = set(ad.ran)
-    for cid, text in st["failed"].items():
-        if cid not in done:    # a claim whose test broke before it could hand in records
-            ad.add(cid, [Record(cid, "", HARNESS, "harness", "harness-error",
-                                detail=f"the claim's test failed without records:\n{text}")
-                         .to_dict()])
+    ad.selected, ad.stopped = selected, stopped
+    _add_broken(ad, st["failed"])
+    _facts(ad, session)
     claims = {c.id: c for c in _catalogue(config)}
     for rec in ad.records:
         if not rec["section"] and rec["claim"] in claims:
@@ -256,6 +311,30 @@ def pytest_sessionfinish(session, exitstatus):
     failed = ad.gate.verdict == "fail" or "write_error" in st
     if failed and session.exitstatus == 0:
         session.exitstatus = 1
+
+
+def _facts(ad, session):
+    """The run's facts, where no test handed them in. Their extras ask the engines again: a
+    KeyboardInterrupt there (Ctrl-C, or an engine's own) ends the run as it would during a
+    claim, and the report is written without them."""
+    if ad.received_facts is not None or ad.stopped:
+        return
+    try:
+        ad.received_facts = ad.facts()
+    except KeyboardInterrupt:
+        ad.stopped = "interrupted"
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+
+
+def _add_broken(ad, failed: dict):
+    """A claim whose test broke before it could hand in records: a harness-error record."""
+    from .verdict import HARNESS, Record
+    done = set(ad.ran)
+    for cid, text in failed.items():
+        if cid not in done:
+            ad.add(cid, [Record(cid, "", HARNESS, "harness", "harness-error",
+                                detail=f"the claim's test failed without records:\n{text}")
+                         .to_dict()])
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -96,6 +96,8 @@ class AdSession:
         self._harness = None
         self.skipped_oracles: dict[str, str] = {}
         self.received_facts: dict | None = None
+        self.selected: int | None = None    # the claims the run selected, where known
+        self.stopped: str | None = None     # why the run ended early ("interrupted"), if it did
         self.result = self.gate = None
 
     def validate(self, claim_ids=None):
@@ -153,9 +155,11 @@ class AdSession:
         baseline = getattr(self, "baseline", None)
         if baseline is None:
             baseline = load_baseline(self.baseline_path)
-        gate = apply_gate(self.records, baseline, self.ran, self.options.strict)
+        gate = apply_gate(self.records, baseline, self.ran, self.options.strict,
+                          selected=self.selected, stopped=self.stopped)
         counts = Counter(r["category"] for r in self.records)
-        facts = self.received_facts or self.facts()
+        # a run that ended early asks the engines nothing more (the extras call them)
+        facts = self.received_facts or self.facts(extras=not self.stopped)
         summary = {
             "gate": gate.verdict,
             "gate_reasons": gate.reasons,
@@ -178,6 +182,7 @@ class AdSession:
             "examples": self.options.examples,
             "strict": self.options.strict,
             "claims_run": len(set(self.ran)),
+            "claims_selected": self.selected,
             "report_error": None,
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "commit": _git_commit(),
@@ -192,20 +197,22 @@ class AdSession:
             self.write(result)
         return result
 
-    def facts(self) -> dict:
+    def facts(self, extras=True) -> dict:
         """What the summary and the report's pictures say about the engines that ran the
         claims: their names, versions and roles, the oracles skipped, the packages' versions,
         and the extras (trace tables, fd curves, kinks, costs). Computed where the engines
         are loaded: by the conformance run's `test_facts`, in whichever process runs it,
         which hands them to the controller (`received_facts`) with its report; under
-        pytest-xdist the controller then never imports JAX or PyTorch."""
+        pytest-xdist the controller then never imports JAX or PyTorch. `extras=False` leaves
+        the extras out (a run that ended early)."""
         h = self.harness
         return {"subjects": [{"name": e.name, "version": str(getattr(e, "version", "") or "")}
                              for e in h.subjects],
                 "oracles": {name: str(getattr(e, "version", "")) for name, e in
                             h.oracles.items()},
                 "roles": dict(h.roles), "oracles_skipped": dict(self.skipped_oracles),
-                "versions": _versions(), "threads": threads.report(), "extras": _extras(h)}
+                "versions": _versions(), "threads": threads.report(),
+                "extras": _extras(h) if extras else {}}
 
     def write(self, result):
         """results.json and index.html, moved into place together; raises ReportWriteError

@@ -63,6 +63,32 @@ def _swap_into_place(tmp: Path, target: Path):
     raise OSError(f"could not move {tmp} into place")
 
 
+def check_report_dir(target) -> None:
+    """Raise ReportWriteError (the reason, in a few words) unless a report can be written to
+    `target`: it does not exist or is a directory other than a mount point, and a directory
+    can be made in its nearest existing ancestor, as the writer makes its fresh one (and the
+    missing parents, if any). Tried by making an empty directory there and removing it:
+    nothing is left behind."""
+    target = Path(target).absolute()
+    if os.path.ismount(target):
+        raise ReportWriteError(f"{target} is a mount point, which cannot be replaced")
+    here = target
+    while not here.is_dir():
+        if os.path.lexists(here):
+            kind = "a file" if here.is_file() else "a broken link" if here.is_symlink() \
+                else "not a directory"
+            raise ReportWriteError(f"not a directory: {here} is {kind}")
+        here = here.parent
+    base = target.parent if here == target else here
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=f".{target.name}.", dir=base))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.ENOENT:       # /proc: the directory exists, new ones cannot
+            reason = f"the file system allows no new directory there ({reason})"
+        raise ReportWriteError(f"cannot make a directory in {base}: {reason}") from None
+
+
 def results_json(result: dict) -> str:
     """results.json's text: one record per line, the rest indented. Made by json's C encoder
     (which indenting the records would forgo: 0.07 s against 0.03 s for the default run's

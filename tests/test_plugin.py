@@ -212,3 +212,93 @@ def test_a_reproduce_line_selects_its_claim_alone(tmp_path):
     assert code == 0, out
     assert {r["reproduce"].split(" --")[0] for r in results(tmp_path)["records"]} == {
         "ad-conformance -k 'op-max and not op-maximum'"}
+
+
+INTERRUPTING = '''
+from oracles.ourad_engines import OuradReverse
+
+
+class Interrupting(OuradReverse):
+    """Right, until its vjp has answered `after` times: then a KeyboardInterrupt, as Ctrl-C
+    there would raise."""
+    name = "interrupting"
+    after = 0
+
+    def vjp(self, f, primals, cotangent):
+        if type(self).after <= 0:
+            raise KeyboardInterrupt
+        type(self).after -= 1
+        return super().vjp(f, primals, cotangent)
+
+
+class AtOnce(Interrupting):
+    after = 0
+
+
+class AfterTwoClaims(Interrupting):
+    after = 10
+
+
+class AfterTheClaims(Interrupting):   # in the extras the controller computes at the end
+    after = 20
+'''
+
+SMALL = ("-k", "op-sin or op-tanh", "--ad-examples", "2")   # four claims
+
+
+@pytest.mark.parametrize("engine, ran, why", [
+    ("AtOnce", 0, "interrupted: 0 of 4 claims ran; the rest were not checked"),
+    ("AfterTwoClaims", 2, "interrupted: 2 of 4 claims ran; the rest were not checked"),
+    ("AfterTheClaims", 4, "interrupted after all 4 claims ran"),
+])
+def test_an_interrupted_run_reports_the_claims_that_ran_and_fails(tmp_path, engine, ran, why):
+    """An earlier run's passing report is replaced, not left to say PASS: the new one holds
+    the records of the claims that finished, and the terminal, results.json and the exit
+    status say the run was interrupted and how many claims ran."""
+    code, out = run(tmp_path, *SMALL)
+    assert code == 0 and results(tmp_path)["summary"]["gate"] == "pass", out
+    (tmp_path / "my_engines.py").write_text(INTERRUPTING)
+    code, out = run(tmp_path, *SMALL, "--ad-subject", f"my_engines:{engine}", path=tmp_path)
+    assert code == 2, out
+    assert f"gate: FAIL ({why})" in out, out
+    s = results(tmp_path)["summary"]
+    assert s["subject"] == f"my_engines:{engine}"
+    assert (s["gate"], s["gate_reasons"], s["claims_run"], s["claims_selected"]) == \
+        ("fail", [why], ran, 4)
+    assert len({r["claim"] for r in results(tmp_path)["records"]}) == ran
+    assert why in (tmp_path / "rep" / "index.html").read_text()
+
+
+def test_an_interrupt_in_a_worker_is_reported_by_the_controller(tmp_path):
+    """Under pytest-xdist a worker's KeyboardInterrupt stops the run (xdist's `Interrupted`
+    on the controller), which writes what the workers handed in."""
+    (tmp_path / "my_engines.py").write_text(INTERRUPTING)
+    code, out = run(tmp_path, *SMALL, "-n", "2", "--ad-subject", "my_engines:AtOnce",
+                    path=tmp_path)
+    assert code == 2, out
+    s = results(tmp_path)["summary"]
+    assert s["gate"] == "fail" and s["claims_selected"] == 4 and s["claims_run"] < 4, s
+    assert s["gate_reasons"] == [f"interrupted: {s['claims_run']} of 4 claims ran; the rest "
+                                 "were not checked"]
+    assert f"gate: FAIL ({s['gate_reasons'][0]})" in out
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")])
+def test_a_run_stopped_by_maxfail_says_how_many_claims_ran(tmp_path, workers):
+    (tmp_path / "my_engines.py").write_text(ENGINES)
+    code, out = run(tmp_path, *SMALL, "-x", *workers, "--ad-subject",
+                    "my_engines:SlightlyWrong", path=tmp_path)
+    assert code != 0, out
+    s = results(tmp_path)["summary"]
+    assert s["gate"] == "fail" and s["claims_selected"] == 4 and s["claims_run"] < 4, s
+    assert s["gate_reasons"][0] == (f"stopped early (stopping after 1 failures): "
+                                    f"{s['claims_run']} of 4 claims ran; the rest were not "
+                                    "checked"), s
+    assert "gate: FAIL (stopped early (stopping after 1 failures): " in out
+
+
+def test_a_negative_seed_is_a_usage_error(tmp_path):
+    code, out = run(tmp_path, "-k", "op-sin", "--ad-seed", "-1")
+    assert code == 4, out
+    assert "--ad-seed -1: expected a seed, 0 or more" in out and "Traceback" not in out, out
+    assert not (tmp_path / "rep").exists()

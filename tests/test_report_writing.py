@@ -79,14 +79,69 @@ def conformance(tmp_path, *args, env_path=None):
     return p.returncode, p.stdout + p.stderr
 
 
-def test_an_unwritable_report_directory_is_one_line_and_fails_the_run(tmp_path):
+@pytest.mark.parametrize("target, why", [
+    ("a-file/rep", "not a directory: {tmp}/a-file is a file"),
+    ("a-file/rep/deeper", "not a directory: {tmp}/a-file is a file"),
+    ("a-file", "not a directory: {tmp}/a-file is a file"),
+    ("/proc/nope", "cannot make a directory in /proc: "),
+    ("", "--ad-report-dir '': expected a directory"),
+])
+def test_a_report_directory_that_cannot_be_written_stops_the_run_before_it_starts(
+        tmp_path, target, why):
+    """Found at the start, not after every claim has run: one line naming the path and the
+    reason, exit status 4, and nothing made."""
+    if target.startswith("/proc") and not os.path.ismount("/proc"):
+        pytest.skip("no /proc here")
     (tmp_path / "a-file").write_text("not a directory")
-    target = tmp_path / "a-file" / "rep"
-    code, out = conformance(tmp_path, "--ad-report-dir", str(target))
+    code, out = conformance(tmp_path, "--ad-report-dir", target)
+    assert code == 4, out
+    assert f"ERROR: --ad-report-dir {target}: " in out or not target, out
+    assert why.format(tmp=tmp_path) in out, out
+    assert "passed" not in out and "Traceback" not in out, out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+    assert (tmp_path / "a-file").read_text() == "not a directory"
+
+
+def test_checking_a_report_directory_leaves_nothing_behind(tmp_path):
+    writing.check_report_dir(tmp_path / "rep")                 # made in tmp_path
+    writing.check_report_dir(tmp_path / "not" / "yet" / "rep")   # parents made by the writer
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_mount_point_is_no_report_directory(tmp_path, monkeypatch):
+    """A mount point (/proc, /) cannot take a fresh directory's place: the writer would copy
+    what it holds into the fresh directory and then fail."""
+    target = tmp_path / "mounted"
+    target.mkdir()
+    monkeypatch.setattr(writing.os.path, "ismount", lambda p: Path(p) == target)
+    with pytest.raises(ReportWriteError) as err:
+        writing.check_report_dir(target)
+    assert str(err.value) == f"{target} is a mount point, which cannot be replaced"
+
+
+BLOCKER = """
+import shutil
+
+
+def pytest_collection_finish(session):   # after the report directory was checked
+    shutil.rmtree({parent!r})
+    open({parent!r}, "w").write("not a directory")
+"""
+
+
+def test_a_report_directory_that_fails_during_the_run_is_one_line_and_fails_it(tmp_path):
+    """What cannot be checked at the start (here a directory that a file replaces during
+    the run) still costs one line naming the path, a non-zero exit and no traceback."""
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    (tmp_path / "blocker.py").write_text(BLOCKER.format(parent=str(parent)))
+    target = parent / "rep"
+    code, out = conformance(tmp_path, "--ad-report-dir", str(target), "-p", "blocker",
+                            env_path=tmp_path)
     assert code == 1, out
     assert f"report NOT written: cannot write the report to {target}: " in out, out
     assert "Traceback" not in out
-    assert (tmp_path / "a-file").read_text() == "not a directory"
+    assert parent.read_text() == "not a directory"
 
 
 def test_a_missing_report_dependency_is_a_warning_and_no_stale_page(tmp_path):
