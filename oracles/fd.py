@@ -69,6 +69,7 @@ class FiniteDifferences:
     or "complex"; `step`: a fixed h instead of the error model's."""
 
     name = "fd"
+    keeps_inputs = True   # never writes into an input: asked through views
     xp = xp
     version = np.__version__
 

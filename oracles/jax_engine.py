@@ -138,6 +138,7 @@ class JaxEngine:
     47.6 s from a cold cache eagerly, 32.7 s this way). Large inputs, and formulas whose
     Python control flow looks at values, run eagerly."""
     name = "jax"
+    keeps_inputs = True   # never writes into an input: asked through views
     xp = xp
     version = jax.__version__
 

@@ -162,7 +162,7 @@ def fd_confirms(fd, kind, f, x, w, res, n, seed, along=None, memo=None):
     if memo is not None and memo.get("along") is v:
         est, fault = memo["estimate"]
     else:
-        est, fault = call(fd.directional, f, x, v)
+        est, fault = call(fd.directional, f, x, v, private=False)   # the harness's own fd
         if memo is not None:
             memo.update(along=v, estimate=(est, fault))
     if fault is not None:

@@ -71,6 +71,7 @@ xp = Namespace("torch", torch, _extra)
 
 class TorchEngine:
     name = "torch"
+    keeps_inputs = True   # never writes into an input: asked through views
     xp = xp
     version = torch.__version__
 

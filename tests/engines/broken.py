@@ -219,6 +219,7 @@ class WritesPastTheFlag(Base):
     flag: it clears the flag on the array it got, or on the array that one views (as
     `torch.from_numpy` writes whatever the flag says)."""
     name = "writes-past-the-flag"
+    keeps_inputs = True   # says it leaves its inputs alone: a subject is not taken at its word
 
     @staticmethod
     def _scale(primals):
