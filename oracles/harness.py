@@ -137,6 +137,7 @@ class Harness:
         self.subject_names = {e.name for e in self.subjects}
         self.oracles = dict(oracles)
         self.roles = {name: role_of(name) for name in self.oracles}
+        self.sampler = _sampler(self.subjects, self.roles)
         self.seed, self.timeout = seed, timeout
         # built without options (the library's own use), a harness does not shrink
         self.options = options or RunOptions(seed=seed, shrink=0)
@@ -218,8 +219,19 @@ class Harness:
                 w = v if kind == "jvp" else u
                 p.ref[kind] = establish(kind, run.f, x, w, out.shape, self.oracles,
                                         self.roles, self.seed, self.timeout, along=v,
-                                        memo=memo)
+                                        memo=memo, sampler=self.sampler)
         return p
+
+
+def _sampler(subjects, roles: dict):
+    """What measures the float64 floor where no AD oracle runs (`reference._sampled_floor`):
+    ourad's reverse mode, unless ourad is a subject (it would excuse its own error), and
+    only where neither JAX nor PyTorch is an oracle (they measure it then)."""
+    from .ourad_engines import OuradForward, OuradReverse
+    if "ad" in roles.values() or any(isinstance(e, (OuradForward, OuradReverse))
+                                     for e in subjects):
+        return None
+    return OuradReverse()
 
 
 def _shrink(run: ClaimRun, records, points) -> None:

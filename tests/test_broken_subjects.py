@@ -381,3 +381,32 @@ def test_a_hang_ends_even_where_the_engine_disarmed_the_timer_or_off_the_main_th
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.split("\n")[:6] == ["timed out after 0.3 s"] * 2 + ["True"] + \
         ["timed out after 0.3 s", "42", "done"], p.stdout
+
+
+def test_a_right_engine_passes_a_cancelling_derivative_with_the_referee_alone(tmp_path):
+    """Without JAX or PyTorch the float64 tolerance was 16 ulps of the answer alone, and xent's
+    derivative through a sigmoid (terms of about 1 leaving 0.02) failed a right engine by its
+    few ulps of the terms (3.96e-16 against 3.84e-16). ourad's float64 AD now measures the
+    floor there (`reference._sampled_floor`); a wrong engine still fails."""
+    claim = "mlp-output-derivative-xent-sigmoid"
+    code, out = conformance(tmp_path, "--ad-subject", "broken:Right", "--ad-examples", "8",
+                            claims=claim)
+    res = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert code == 0 and res["summary"]["gate"] == "pass", out[-3000:]
+    code, out = conformance(tmp_path, "--ad-subject", "broken:NegatedVjp", "--ad-examples",
+                            "8", claims=claim)
+    assert code == 1 and "[subject-defect]" in out
+
+
+def test_ourad_measures_the_floor_only_where_no_ad_oracle_runs_and_it_is_no_subject():
+    from oracles import engine
+    from oracles.harness import _sampler
+    sys.path.insert(0, str(ENGINES))
+    try:
+        from broken import Right
+    finally:
+        sys.path.remove(str(ENGINES))
+    alone = {"referee": "referee", "fd": "numeric"}
+    assert _sampler([Right()], alone).name == "ourad-reverse"
+    assert _sampler([Right()], dict(alone, jax="ad")) is None
+    assert _sampler([engine("ourad-forward"), engine("ourad-reverse")], alone) is None
