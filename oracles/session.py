@@ -8,6 +8,7 @@ import json
 import platform
 import re
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -41,12 +42,17 @@ def load_subject(spec: str) -> list:
         raise UsageError(f"{where}: expected MODULE:ATTR (e.g. my_engine:Engine)")
     module, attr = spec.split(":")
     try:
-        mod = importlib.import_module(module)
-    except KeyboardInterrupt:
+        mod = _import_subject(module)
+    except (KeyboardInterrupt, UsageError):
         raise
     except BaseException as exc:  # noqa: BLE001 -- SystemExit at import too
+        hint = ""
+        if isinstance(exc, ModuleNotFoundError) and exc.name == module.split(".")[0]:
+            hint = (" (Python looks in the working directory and on PYTHONPATH: run from the "
+                    "folder that holds it, add that folder to PYTHONPATH, or give the file's "
+                    "path, --ad-subject path/to/my_engine.py:Engine)")
         raise UsageError(f"{where}: cannot import {module!r}: {type(exc).__name__}: "
-                         f"{exc}") from None
+                         f"{exc}{hint}") from None
     obj = mod
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -56,7 +62,10 @@ def load_subject(spec: str) -> list:
         try:
             obj = obj()
         except Exception as exc:  # noqa: BLE001
-            raise UsageError(f"{where}: {attr}() raised {type(exc).__name__}: {exc}") from None
+            hint = (f" (ATTR may name an instance too: `engine = {attr}(...)` in the module, "
+                    "then MODULE:engine)") if isinstance(exc, TypeError) else ""
+            raise UsageError(f"{where}: {attr}() raised {type(exc).__name__}: "
+                             f"{exc}{hint}") from None
     name = getattr(obj, "name", None)
     if not isinstance(name, str) or not name:
         raise UsageError(f"{where}: the engine needs a `name` string (has {name!r})")
@@ -69,6 +78,27 @@ def load_subject(spec: str) -> list:
         raise UsageError(f"{where}: the engine's `xp` is missing or None; it must be the "
                          "namespace its jvp and vjp hand the formulas")
     return [obj]
+
+
+def _import_subject(module: str):
+    """A module by its name, or a `.py` file by its path: the file's folder goes first on
+    sys.path (as `python my_engine.py` would put it, so that its imports of its neighbours
+    work, in pytest-xdist's workers too) and the file is imported under its own name."""
+    if not module.endswith(".py"):
+        return importlib.import_module(module)
+    path = Path(module).expanduser().resolve()
+    if not path.is_file():
+        raise UsageError(f"--ad-subject {module!r}...: no such file ({path})")
+    taken = sys.modules.get(path.stem)
+    if taken is not None:
+        if Path(getattr(taken, "__file__", "") or "").resolve() == path:
+            return taken
+        raise UsageError(f"--ad-subject {module!r}...: a module named {path.stem!r} is "
+                         f"imported already (from {getattr(taken, '__file__', 'built-in')}); "
+                         "rename the file")
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    return importlib.import_module(path.stem)
 
 
 def check_oracles(names) -> None:

@@ -124,9 +124,19 @@ def test_a_missing_name_is_unsupported_and_strict_fails_it(tmp_path):
     one_truth(tmp_path, code, out, "fail")
 
 
+def test_a_subject_given_by_its_files_path_runs(tmp_path):
+    """`--ad-subject path/to/my_engine.py:Engine`, from any directory, under -n 2 too."""
+    code, out = conformance(tmp_path, "--ad-subject", f"{ENGINES / 'broken.py'}:Right",
+                            "-n", "2")
+    res = one_truth(tmp_path, code, out, "pass")
+    assert {r["engine"] for r in res["records"] if r["subject"]} == {"right"}
+
+
 @pytest.mark.parametrize("spec, message", [
     ("broken", "expected MODULE:ATTR"),
     ("no_such_module_anywhere:Engine", "cannot import 'no_such_module_anywhere'"),
+    ("no_such_module_anywhere:Engine", "run from the folder that holds it"),
+    ("no/such/file.py:Engine", "no such file"),
     ("broken:Missing", "module 'broken' has no attribute 'Missing'"),
     ("broken:NoModes", "neither jvp nor vjp"),
     ("broken:NoXp", "`xp` is missing or None"),
