@@ -119,6 +119,9 @@ def _not_all_ran(ran: int, selected: int | None, stopped: str | None) -> str | N
     """Why a run that did not run all it selected, or that ended early, fails (None if not).
     A run stopped after all its claims ran fails too: its exit status says it was stopped."""
     lead = f"{stopped}: " if stopped else ""
+    if selected == 0 and not ran:
+        return "no claim was selected (-k, -m or the paths given matched none): nothing was " \
+               "checked"
     if selected is not None and ran < selected:
         return f"{lead}{ran} of {selected} claims ran; the rest were not checked"
     if stopped and selected is None:

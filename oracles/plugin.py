@@ -292,7 +292,10 @@ def pytest_sessionfinish(session, exitstatus):
     if not _is_controller(config) or st is None:
         return
     selected, stopped = _selected(session, st), _stopped(session, st)
-    if not (st["ran"] or st["failed"] or (selected and stopped)):
+    if not selected and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and \
+            not config.option.collectonly:   # -k matched no claim: a previous report
+        stopped = "no claim was selected"    # must not stand as this run's
+    elif not (st["ran"] or st["failed"] or (selected and stopped)):
         return
     ad = session_of(config)
     ad.selected, ad.stopped = selected, stopped

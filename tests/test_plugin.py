@@ -302,3 +302,18 @@ def test_a_negative_seed_is_a_usage_error(tmp_path):
     assert code == 4, out
     assert "--ad-seed -1: expected a seed, 0 or more" in out and "Traceback" not in out, out
     assert not (tmp_path / "rep").exists()
+
+
+def test_a_selection_that_matches_no_claim_replaces_the_previous_report_with_a_failure(tmp_path):
+    """`-k` matching no claim: pytest exits 5 ("no tests collected"), and the report of an
+    earlier run in the same directory must not stand as this run's verdict."""
+    code, out = run(tmp_path, "-k", "relu-derivative")
+    assert code == 0 and results(tmp_path)["summary"]["gate"] == "pass", out
+    code, out = run(tmp_path, "-k", "no_claim_is_called_this")
+    summary = results(tmp_path)["summary"]
+    assert code == 5, out
+    assert summary["gate"] == "fail" and summary["claims_run"] == 0
+    assert summary["gate_reasons"] == ["no claim was selected (-k, -m or the paths given "
+                                       "matched none): nothing was checked"]
+    assert "gate: FAIL (no claim was selected" in out
+    assert 'class="verdict fail"' in (tmp_path / "rep" / "index.html").read_text()
