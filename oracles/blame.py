@@ -147,7 +147,8 @@ def _disagreement(run, eng, mode, g, x, w, shape, attribute=False) -> dict | Non
         return None
     else:
         return {"slot": None, "got": fault.message.splitlines()[0], "want": "an answer"}
-    ref = establish(mode, g, x, w, shape, h.oracles, h.roles, h.seed, h.timeout)
+    ref = establish(mode, g, x, w, shape, h.oracles, h.roles, h.seed, h.timeout,
+                    sampler=h.sampler)
     if not ref.ok:
         return None
     n = int(sum(np.size(a) for a in x))

@@ -100,34 +100,39 @@ class _Watchdog:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.current = None    # (deadline, thread) of the call in progress
-        self.fired = None      # the thread it raised in, until that call ends
+        self.deadlines: dict = {}   # thread -> deadline of its call in progress
+        self.fired: set = set()     # threads it raised in, until their calls end
         self.thread = None
 
     def start(self, timeout: float) -> None:
         with self.lock:
-            self.current = (time.monotonic() + timeout + max(self.GRACE, timeout / 2),
-                            threading.get_ident())
-        if self.thread is None or not self.thread.is_alive():   # (none after a fork)
+            self.deadlines[threading.get_ident()] = \
+                time.monotonic() + timeout + max(self.GRACE, timeout / 2)
+        if self.thread is None or not self.thread.is_alive():
             self.thread = threading.Thread(target=self._watch, name="ad-harness-timeout",
                                            daemon=True)
             self.thread.start()
 
     def stop(self) -> None:
+        """The call of this thread ended: no deadline, and an exception raised too late to
+        land in the engine is taken back if it has not landed yet (where it has, in the
+        harness's own code, `call` catches it: `_Restore`)."""
+        me = threading.get_ident()
         with self.lock:
-            self.current = None
-            if self.fired is not None:   # raised too late to land in the engine: taken back
-                _async_raise(self.fired, None)
-                self.fired = None
+            self.deadlines.pop(me, None)
+            if me in self.fired:
+                self.fired.discard(me)
+                _async_raise(me, None)
 
     def _watch(self) -> None:
         while True:
             time.sleep(0.2)
             with self.lock:
-                if self.current is not None and time.monotonic() > self.current[0]:
-                    self.fired = self.current[1]
-                    self.current = None
-                    _async_raise(self.fired, TimedOut)
+                now = time.monotonic()
+                for ident in [i for i, d in self.deadlines.items() if now > d]:
+                    del self.deadlines[ident]
+                    self.fired.add(ident)
+                    _async_raise(ident, TimedOut)
 
 
 _WATCHDOG = _Watchdog()
@@ -142,19 +147,47 @@ def call(fn, *args, timeout: float | None = None, private: bool = True):
     the engine forks that comes back here, returning or raising (`sys.exit` too), ends
     (`_end_child`): it never runs the harness on. `private=False` hands over read-only views
     instead of copies, for the harness's own oracles (`keeps_inputs`)."""
-    use_alarm = bool(timeout) and _can_alarm()
-    watch = bool(timeout) and sys.implementation.name == "cpython"
-    state = np.geterr(), _x64(), _mp_prec()
-    before_exit = os._exit
-    old = None
+    restore = _Restore(timeout)
+    try:
+        return _call(restore, fn, args, timeout, private)
+    except TimedOut:   # the watchdog's, landed in `_call`'s own cleanup: past its limit still
+        restore.undo()
+        return None, Fault("defect", f"timed out after {timeout:g} s")
+
+
+class _Restore:
+    """What a call changes in the process, put back by `undo`, which may run twice (the
+    watchdog's exception can land in the middle of the first)."""
+
+    def __init__(self, timeout):
+        self.watch = bool(timeout) and sys.implementation.name == "cpython"
+        self.state = np.geterr(), _x64(), _mp_prec()
+        self.before_exit = os._exit
+        self.entry = (os.getpid(), threading.get_ident())
+        self.old = None
+
+    def undo(self) -> None:
+        if self.watch:
+            _WATCHDOG.stop()
+        if self.old is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.old)
+            self.old = None
+        os._exit = self.before_exit
+        if self.entry in _IN_CALL:
+            _IN_CALL.remove(self.entry)
+        _restore_state(self.state)
+
+
+def _call(restore: _Restore, fn, args, timeout, private):
     pid = os.getpid()
     try:
-        _IN_CALL.append((pid, threading.get_ident()))
+        _IN_CALL.append(restore.entry)
         os._exit = _engine_exit   # an engine ending the process would end the run, status 0
-        if watch:
+        if restore.watch:
             _WATCHDOG.start(timeout)
-        if use_alarm:
-            old = signal.signal(signal.SIGALRM, _alarm)
+        if bool(timeout) and _can_alarm():
+            restore.old = signal.signal(signal.SIGALRM, _alarm)
             signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
             result = fn(*frozen(args, private))
@@ -174,15 +207,7 @@ def call(fn, *args, timeout: float | None = None, private: bool = True):
     except BaseException as exc:  # noqa: BLE001 -- SystemExit too: the engine's answer
         return None, Fault("defect", describe(exc))
     finally:
-        if watch:
-            _WATCHDOG.stop()
-        if old is not None:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
-        os._exit = before_exit
-        if _IN_CALL:
-            _IN_CALL.pop()
-        _restore_state(state)
+        restore.undo()
 
 
 _os_exit = os._exit
@@ -202,9 +227,9 @@ def _engine_exit(status=0):
     thread the engine started, an `atexit` hook of its module -- an error in that thread, and
     the run goes on to its report and its own exit status."""
     pid = os.getpid()
-    if pid not in _GUARDED and (not _IN_CALL or _IN_CALL[-1][0] != pid):
+    if pid not in _GUARDED and not any(entry[0] == pid for entry in _IN_CALL):
         _os_exit(status)
-    if _IN_CALL and _IN_CALL[-1] == (pid, threading.get_ident()):
+    if (pid, threading.get_ident()) in _IN_CALL:
         raise EngineExit(f"the engine called os._exit({status}), which would have ended the "
                          "whole run without a report")
     if status:
@@ -236,8 +261,16 @@ def _end_child(exc) -> None:
     _os_exit(code)
 
 
-if hasattr(os, "register_at_fork"):   # a child the engine forks exits for real
-    os.register_at_fork(after_in_child=lambda: setattr(os, "_exit", _os_exit))
+def _after_fork_in_child() -> None:
+    """A child the engine forks exits for real, and has a watchdog of its own (the parent's
+    thread and lock do not come along)."""
+    os._exit = _os_exit
+    global _WATCHDOG
+    _WATCHDOG = _Watchdog()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _x64():
@@ -409,10 +442,14 @@ def frozen(a, private: bool = True):
 
 
 def keeps_inputs(engine) -> bool:
-    """Whether `engine` is one of the harness's oracles (JAX, PyTorch, fd, the referee),
-    which leave their inputs as they are: asked through read-only views, not copies."""
-    return getattr(type(engine), "keeps_inputs", False) is True and \
-        type(engine).__module__.startswith("oracles.")
+    """Whether `engine` is one of the harness's oracles (JAX, PyTorch, fd, the referee), by
+    its class itself as the registry loaded it (a subject's class attributes, `__module__`
+    included, prove nothing), which leave their inputs as they are: asked through read-only
+    views, not copies."""
+    if getattr(type(engine), "keeps_inputs", False) is not True:
+        return False
+    from . import ORACLES, _cache
+    return any(_cache.get(name) is type(engine) for name in ORACLES)
 
 
 def answer(engine, kind: str, f, x, w, out_shape, timeout=None, seen: dict | None = None):

@@ -249,7 +249,7 @@ def pytest_sessionstart(session):
 def pytest_xdist_node_collection_finished(node, ids):
     """Under pytest-xdist the controller collects nothing: the claims a run selected are
     those a worker collected (each collects the same)."""
-    n = sum(_claim_of(i) is not None for i in ids)
+    n = len({_claim_of(i) for i in ids} - {None})   # a claim collected twice is one claim
     if n:
         st = _state(node.config)
         st["selected"] = max(st["selected"] or 0, n)
@@ -272,7 +272,7 @@ def _selected(session, st) -> int:
     claims among the session's items (after -k and the like)."""
     if st["selected"] is not None:
         return st["selected"]
-    return sum(_claim_of(item.nodeid) is not None for item in getattr(session, "items", ()))
+    return len({_claim_of(item.nodeid) for item in getattr(session, "items", ())} - {None})
 
 
 def _stopped(session, st) -> str | None:

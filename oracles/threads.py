@@ -17,9 +17,10 @@ JAX is left as it is: XLA takes its thread pool when its backend starts, and its
 part of the compiled programs' cache key (and of their answers).
 
 Only the run does this (the plugin's session, `AdSession`), never the library API
-(`oracles.check`), which runs in its caller's process. A library first loaded in the middle of
-a claim (a subject that imports PyTorch inside its first call) runs that call with its own
-default; the run pins it before the next claim.
+(`oracles.harness.quick_check`, `oracles.harness.Harness`), which runs in its caller's
+process. A library first loaded in the middle of a claim (a subject that imports PyTorch
+inside its first call) runs that call with its own default; the run pins it before the next
+claim.
 """
 from __future__ import annotations
 

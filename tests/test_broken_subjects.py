@@ -420,3 +420,41 @@ def test_ourad_measures_the_floor_only_where_no_ad_oracle_runs_and_it_is_no_subj
     assert _sampler([Right()], alone).name == "ourad-reverse"
     assert _sampler([Right()], dict(alone, jax="ad")) is None
     assert _sampler([engine("ourad-forward"), engine("ourad-reverse")], alone) is None
+
+
+def test_a_timeout_that_lands_after_the_engine_returned_is_caught_and_everything_restored(
+        monkeypatch):
+    """The watchdog raises in the call's thread; where its exception lands after the engine
+    returned (in the call's own cleanup), it used to escape `call` into the harness with the
+    SIGALRM handler, os._exit and the call's bookkeeping left as the call had set them."""
+    import os
+    import signal
+
+    from oracles import calls
+    stop = calls._Watchdog.stop
+    landed = []
+
+    def lands_first(self):
+        if not landed:
+            landed.append(True)
+            raise calls.TimedOut()    # the late exception, at the cleanup's first step
+        return stop(self)
+
+    monkeypatch.setattr(calls._Watchdog, "stop", lands_first)
+    handler, exit_fn = signal.getsignal(signal.SIGALRM), os._exit
+    assert calls.call(lambda: "answer", timeout=5) == (None, calls.Fault(
+        "defect", "timed out after 5 s"))
+    assert signal.getsignal(signal.SIGALRM) == handler and os._exit is exit_fn
+    assert not calls._IN_CALL and not calls._WATCHDOG.deadlines
+
+
+def test_an_engine_of_a_module_named_like_the_harness_still_gets_copies():
+    """`keeps_inputs` is the harness's own oracles' (by their classes as loaded), not any
+    class that sets it and names its module `oracles.something`."""
+    from oracles import calls, engine
+
+    class Spoof:
+        keeps_inputs = True
+        __module__ = "oracles.mine"
+    assert not calls.keeps_inputs(Spoof())
+    assert all(calls.keeps_inputs(engine(n)) for n in ("fd", "referee"))

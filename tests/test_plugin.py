@@ -317,3 +317,16 @@ def test_a_selection_that_matches_no_claim_replaces_the_previous_report_with_a_f
                                        "matched none): nothing was checked"]
     assert "gate: FAIL (no claim was selected" in out
     assert 'class="verdict fail"' in (tmp_path / "rep" / "index.html").read_text()
+
+
+def test_a_claim_collected_twice_is_one_claim_selected(tmp_path):
+    """Two paths to the same claim module collect each claim twice; it runs, and the gate
+    does not count the second item as a claim that did not run."""
+    cmd = [sys.executable, "-m", "pytest", "tests/notes/test_conformance.py",
+           "oracles/catalogue/test_conformance.py", "-q", "-p", "no:cacheprovider",
+           "-k", "op-sin and not facts", "--ad-oracles", "referee,fd", "--ad-examples", "2",
+           "--ad-report-dir", str(tmp_path / "rep")]
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    summary = results(tmp_path)["summary"]
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    assert summary["gate"] == "pass" and summary["claims_selected"] == 1
