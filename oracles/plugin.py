@@ -153,7 +153,8 @@ def _writable_report_dir(path):
 
 def _state(config) -> dict:
     return config.stash.setdefault(_KEY, {"session": None, "claims": None, "ran": False,
-                                          "failed": {}, "selected": None, "stopped": None})
+                                          "failed": {}, "selected": None, "stopped": None,
+                                          "crashed": {}})
 
 
 def session_of(config):
@@ -224,6 +225,9 @@ def pytest_runtest_logreport(report):
             if ad.received_facts is None:
                 ad.received_facts = json.loads(value)
     cid = _claim_of(report.nodeid)
+    if report.failed and report.when == "???":   # pytest-xdist: the worker's process died
+        _state(config)["crashed"][report.nodeid] = report.longreprtext[-3000:]
+        return
     if cid is None:
         return
     st = _state(config)
@@ -300,7 +304,10 @@ def pytest_sessionfinish(session, exitstatus):
     ad = session_of(config)
     ad.selected, ad.stopped = selected, stopped
     _add_broken(ad, st["failed"])
-    _facts(ad, session)
+    if stopped != "interrupted":   # (an interrupt's own casualties are not crashes)
+        _add_broken(ad, {_claim_of(n): _CRASHED + text for n, text in st["crashed"].items()
+                         if _claim_of(n)})
+    _facts(ad, session, crashed=bool(st["crashed"]))
     claims = {c.id: c for c in _catalogue(config)}
     for rec in ad.records:
         if not rec["section"] and rec["claim"] in claims:
@@ -316,11 +323,19 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
-def _facts(ad, session):
+_CRASHED = ("the process that ran the claim ended before handing in its records (a crash "
+            "of the engine or of the interpreter; pytest-xdist started another worker):\n")
+
+
+def _facts(ad, session, crashed=False):
     """The run's facts, where no test handed them in. Their extras ask the engines again: a
     KeyboardInterrupt there (Ctrl-C, or an engine's own) ends the run as it would during a
-    claim, and the report is written without them."""
+    claim, and the report is written without them; where a worker's process died, the
+    controller asks the engines nothing (the same crash would end it before its report)."""
     if ad.received_facts is not None or ad.stopped:
+        return
+    if crashed:
+        ad.received_facts = ad.facts(extras=False)
         return
     try:
         ad.received_facts = ad.facts()

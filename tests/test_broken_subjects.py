@@ -458,3 +458,18 @@ def test_an_engine_of_a_module_named_like_the_harness_still_gets_copies():
         __module__ = "oracles.mine"
     assert not calls.keeps_inputs(Spoof())
     assert all(calls.keeps_inputs(engine(n)) for n in ("fd", "referee"))
+
+
+def test_an_engine_that_crashes_its_worker_costs_that_claim_a_record_not_the_report(tmp_path):
+    """Under pytest-xdist an engine that kills its process (SIGSEGV) used to lose the claim
+    without a record, and the controller, computing the facts the dead worker never handed
+    in, asked the same engine and died too: no report, exit 139. Now the claim gets a
+    harness-error record saying so, the controller asks the engines nothing, and the run
+    reports."""
+    code, out = conformance(tmp_path, "--ad-subject", "broken:CrashesTheProcess", "-n", "2")
+    res = one_truth(tmp_path, code, out, "fail")
+    crashed = [r for r in res["records"] if r["category"] == "harness-error"]
+    assert [r["claim"] for r in crashed] == ["fwd-example-f"], crashed
+    assert "ended before handing in its records" in crashed[0]["detail"]
+    assert any(r["claim"] == "chain-scalar-sin-exp-tanh" and r["category"] == "agree"
+               for r in mine(res, "crashes-the-process"))

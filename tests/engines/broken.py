@@ -275,3 +275,16 @@ class ExitsTheProcess(Base):
     def vjp(self, f, primals, cotangent):
         import os
         os._exit(0)
+
+
+class CrashesTheProcess(Base):
+    """Right answers, but its VJP of a function of two inputs kills its process with
+    SIGSEGV, as a C extension's crash would (under pytest-xdist the worker dies)."""
+    name = "crashes-the-process"
+
+    def vjp(self, f, primals, cotangent):
+        if len(primals) == 2:
+            import os
+            import signal
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return _right.vjp(f, primals, cotangent)
