@@ -363,8 +363,23 @@ def pytest_unconfigure(config):
     the objects are frozen (`gc.freeze`), out of those collections' reach."""
     st = config.stash.get(_KEY, None)
     if st is not None and st["session"] is not None:
+        _last_word(config, st)
         import gc
         gc.freeze()
+
+
+def _last_word(config, st):
+    """The gate's verdict once more, after pytest's own last line: that line counts tests
+    ("12 passed"), and a gate can fail where every test passed (nothing verified, claims
+    that did not run), so the terminal's last line is the verdict."""
+    ad = st["session"]
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if ad.result is None or reporter is None or not _is_controller(config):
+        return
+    s = ad.result["summary"]
+    why = f" ({'; '.join(s['gate_reasons'])})" if s["gate_reasons"] else ""
+    reporter.write_line(f"AD conformance gate: {s['gate'].upper()}{why}",
+                        red=s["gate"] == "fail", green=s["gate"] == "pass")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

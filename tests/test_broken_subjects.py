@@ -106,6 +106,10 @@ def test_an_engine_that_answers_nothing_fails_the_gate(tmp_path):
     res = one_truth(tmp_path, code, out, "fail")
     assert res["summary"]["coverage"]["answered"] == 0
     assert "nothing was verified" in out
+    # every test passed (the engine raised nothing): pytest's last line counts them, and the
+    # verdict follows it as the terminal's last word
+    last = out.index("AD conformance gate: FAIL (nothing was verified")
+    assert " passed" in out[:last] and " passed" not in out[last:], out[-1500:]
 
 
 def test_a_missing_name_is_unsupported_and_strict_fails_it(tmp_path):
