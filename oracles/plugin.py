@@ -9,9 +9,11 @@ when any `--ad-*` option is given: a bad one is one line and exit status 4.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import sys
 
 import pytest
 
@@ -338,10 +340,35 @@ def _facts(ad, session, crashed=False):
         ad.received_facts = ad.facts(extras=False)
         return
     try:
-        ad.received_facts = ad.facts()
+        with _quiet():   # the engines' own prints, outside any test's capture
+            ad.received_facts = ad.facts()
     except KeyboardInterrupt:
         ad.stopped = "interrupted"
         session.exitstatus = pytest.ExitCode.INTERRUPTED
+
+
+@contextlib.contextmanager
+def _quiet():
+    """File descriptors 1 and 2 (and Python's streams) to /dev/null meanwhile: in the
+    controller's terminal an engine printing "gate: PASS" would stand beside the verdict."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
 
 
 def _add_broken(ad, failed: dict):

@@ -477,3 +477,12 @@ def test_an_engine_that_crashes_its_worker_costs_that_claim_a_record_not_the_rep
     assert "ended before handing in its records" in crashed[0]["detail"]
     assert any(r["claim"] == "chain-scalar-sin-exp-tanh" and r["category"] == "agree"
                for r in mine(res, "crashes-the-process"))
+
+
+def test_an_engines_prints_do_not_reach_the_terminal_beside_the_verdict(tmp_path):
+    """pytest captures a test's output; the facts the controller computes itself (no
+    test_facts selected) asked the engines outside any test, and their prints (a "gate:
+    PASS" of their own among them) reached the terminal."""
+    code, out = conformance(tmp_path, "--ad-subject", "broken:PrintsAVerdict")
+    one_truth(tmp_path, code, out, "pass")
+    assert "engine says" not in out and "engine writes" not in out, out[-2000:]

@@ -288,3 +288,15 @@ class CrashesTheProcess(Base):
             import signal
             os.kill(os.getpid(), signal.SIGSEGV)
         return _right.vjp(f, primals, cotangent)
+
+
+class PrintsAVerdict(Base):
+    """Right answers, and prints a verdict of its own at every call, through Python and
+    straight to file descriptor 1."""
+    name = "prints-a-verdict"
+
+    def vjp(self, f, primals, cotangent):
+        import os
+        print("engine says: gate: PASS")
+        os.write(1, b"engine writes: gate: PASS\n")
+        return _right.vjp(f, primals, cotangent)
