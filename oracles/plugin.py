@@ -307,8 +307,8 @@ def pytest_sessionfinish(session, exitstatus):
     ad.selected, ad.stopped = selected, stopped
     _add_broken(ad, st["failed"])
     if stopped != "interrupted":   # (an interrupt's own casualties are not crashes)
-        _add_broken(ad, {_claim_of(n): _CRASHED + text for n, text in st["crashed"].items()
-                         if _claim_of(n)})
+        _add_broken(ad, {_claim_of(n): text for n, text in st["crashed"].items()
+                         if _claim_of(n)}, _CRASHED)
     _facts(ad, session, crashed=bool(st["crashed"]))
     claims = {c.id: c for c in _catalogue(config)}
     for rec in ad.records:
@@ -326,7 +326,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 _CRASHED = ("the process that ran the claim ended before handing in its records (a crash "
-            "of the engine or of the interpreter; pytest-xdist started another worker):\n")
+            "of the engine or of the interpreter; pytest-xdist started another worker)")
 
 
 def _facts(ad, session, crashed=False):
@@ -371,15 +371,14 @@ def _quiet():
             os.close(fd)
 
 
-def _add_broken(ad, failed: dict):
+def _add_broken(ad, failed: dict, why="the claim's test failed without records"):
     """A claim whose test broke before it could hand in records: a harness-error record."""
     from .verdict import HARNESS, Record
     done = set(ad.ran)
     for cid, text in failed.items():
         if cid not in done:
             ad.add(cid, [Record(cid, "", HARNESS, "harness", "harness-error",
-                                detail=f"the claim's test failed without records:\n{text}")
-                         .to_dict()])
+                                detail=f"{why}:\n{text}").to_dict()])
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -404,9 +403,13 @@ def _last_word(config, st):
     if ad.result is None or reporter is None or not _is_controller(config):
         return
     s = ad.result["summary"]
-    why = f" ({'; '.join(s['gate_reasons'])})" if s["gate_reasons"] else ""
-    reporter.write_line(f"AD conformance gate: {s['gate'].upper()}{why}",
-                        red=s["gate"] == "fail", green=s["gate"] == "pass")
+    reporter.write_line(f"AD conformance {_gate_line(s)}", red=s["gate"] == "fail",
+                        green=s["gate"] == "pass")
+
+
+def _gate_line(s: dict) -> str:
+    why = "; ".join(s["gate_reasons"]) or "0 failing records"
+    return f"gate: {s['gate'].upper()} ({why})"
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -427,9 +430,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr.line(f"subject {s['subject']}: {cov['answered']} of {cov['total']} checks answered")
     for warning in s.get("warnings") or ():
         tr.line(f"note: {warning}", yellow=True)
-    why = f" ({'; '.join(s['gate_reasons'])})" if s["gate_reasons"] else " (0 failing records)"
-    tr.line(f"gate: {s['gate'].upper()}{why}", red=s["gate"] == "fail",
-            green=s["gate"] == "pass")
+    tr.line(_gate_line(s), red=s["gate"] == "fail", green=s["gate"] == "pass")
     if s.get("report_error"):
         tr.line(f"warning: {s['report_error']}", yellow=True)
     if "write_error" in st:

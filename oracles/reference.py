@@ -117,12 +117,13 @@ def establish(kind, f, x, w, out_shape, oracles: dict, roles: dict, seed=0,
         scale = float(np.max(np.abs(want), initial=0.0))
         agreed, floor = [referee], 0.0
         for (name, res), got in zip(ads, flats):
-            gap = float(np.max(np.abs(got - want), initial=0.0))
-            if gap <= ad_tolerance(want, got, n) + FLOOR_MAX * scale:
+            gap = _rounding_gap(got, want, n, scale)
+            if gap is not None:
                 agreed.append(name)
                 floor = max(floor, gap)
         if not ads and sampler is not None:
-            floor = _sampled_floor(sampler, kind, f, x, w, out_shape, timeout, want, n)
+            floor = _sampled_floor(sampler, kind, f, x, w, out_shape, timeout, want, n,
+                                   scale)
         if len(agreed) > 1 or not ads:
             return Reference(kind, ref_res[0], ref_res[1], referee, agreed, floor=floor,
                              _flat=want)
@@ -151,7 +152,14 @@ def establish(kind, f, x, w, out_shape, oracles: dict, roles: dict, seed=0,
     return Reference(kind, res0[0], res0[1], "+".join(agreed), agreed, floor=floor, _flat=a)
 
 
-def _sampled_floor(sampler, kind, f, x, w, out_shape, timeout, want, n) -> float:
+def _rounding_gap(got, want, n: int, scale: float) -> float | None:
+    """How far a float64 AD answer lies from the referee's, where that is rounding (within
+    AD tolerance plus FLOOR_MAX of the answer's size), else None: the floor it measures."""
+    gap = float(np.max(np.abs(got - want), initial=0.0))
+    return gap if gap <= ad_tolerance(want, got, n) + FLOOR_MAX * scale else None
+
+
+def _sampled_floor(sampler, kind, f, x, w, out_shape, timeout, want, n, scale) -> float:
     """The float64 floor where no AD oracle answered: how far `sampler` (ourad, float64 AD
     in NumPy; `Harness.sampler`) lies from the referee, where it agrees with it to rounding.
     Without it the tolerance was 16 ulps of the answer alone, and where the answer comes out
@@ -159,12 +167,8 @@ def _sampled_floor(sampler, kind, f, x, w, out_shape, timeout, want, n) -> float
     right engine's few ulps of the terms failed it (3.96e-16 against 3.84e-16). It widens
     nothing else: the sampler is never a reference, and a gap beyond rounding is not used."""
     res, _ = ask(sampler, kind, f, x, w, out_shape, timeout)
-    if res is None:
-        return 0.0
-    got = flat(kind, res[1])
-    scale = float(np.max(np.abs(want), initial=0.0))
-    gap = float(np.max(np.abs(got - want), initial=0.0))
-    return gap if gap <= ad_tolerance(want, got, n) + FLOOR_MAX * scale else 0.0
+    gap = None if res is None else _rounding_gap(flat(kind, res[1]), want, n, scale)
+    return gap or 0.0
 
 
 def fd_confirms(fd, kind, f, x, w, res, n, seed, along=None, memo=None):

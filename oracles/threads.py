@@ -47,6 +47,7 @@ def apply(threads: int) -> None:
             torch.set_num_threads(threads)
         from threadpoolctl import threadpool_limits
         threadpool_limits(limits=threads)
+        _failed.clear()
     except Exception as exc:  # noqa: BLE001 -- a run never stops here; `report` tells
         _failed[:] = [f"{type(exc).__name__}: {exc}"]
 
