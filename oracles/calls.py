@@ -300,10 +300,12 @@ def _restore_state(state):
 
 # --- answers ----------------------------------------------------------------------------------
 
-def to_float64(x, what: str) -> np.ndarray:
+def to_float64(x, what: str, copy: bool = True) -> np.ndarray:
     """An engine's array-like as a NumPy float64 array: NumPy arrays and scalars, Python
     numbers, lists, torch tensors (detached, moved to the CPU), JAX arrays. Anything else,
-    and complex values, are malformed."""
+    and complex values, are malformed. A copy (an engine may write into what it answered,
+    later), unless `copy` is False: the harness's own oracles' answers, which nothing
+    writes into again."""
     if x is None:
         raise Malformed(f"{what} is None")
     if isinstance(x, (str, bytes, dict, set)):
@@ -319,7 +321,7 @@ def to_float64(x, what: str) -> np.ndarray:
         raise Malformed(f"{what} is complex ({a.dtype})")
     if a.dtype.kind not in "fiub":
         raise Malformed(f"{what} is not numeric: {type(x).__name__} of dtype {a.dtype}")
-    return a.astype(np.float64)
+    return a.astype(np.float64, copy=copy)
 
 
 _SECOND = {"jvp": "out_tangent", "vjp": "cotangents",
@@ -340,21 +342,21 @@ def _shaped(a, shape, what):
     return a
 
 
-def check_jvp(res, out_shape):
-    """(out, out_tangent), both float64 and shaped like f's output."""
+def check_jvp(res, out_shape, copy=True):
+    """(out, out_tangent), both float64 and shaped like f's output (`copy`: to_float64's)."""
     out, t = _pair(res, "jvp")
-    out = _shaped(to_float64(out, "the jvp's primal output"), out_shape,
+    out = _shaped(to_float64(out, "the jvp's primal output", copy), out_shape,
                   "the jvp's primal output")
-    t = _shaped(to_float64(t, "the jvp's output tangent"), out_shape,
+    t = _shaped(to_float64(t, "the jvp's output tangent", copy), out_shape,
                 "the jvp's output tangent")
     return out, t
 
 
-def check_vjp(res, out_shape, in_shapes, what="vjp", entry="cotangent"):
+def check_vjp(res, out_shape, in_shapes, what="vjp", entry="cotangent", copy=True):
     """(out, cotangents): out shaped like f's output, one cotangent per input, each shaped
     like its input. An hvp's answer has the same form (`what="hvp"`, `entry="entry"`)."""
     out, bars = _pair(res, what)
-    out = _shaped(to_float64(out, f"the {what}'s primal output"), out_shape,
+    out = _shaped(to_float64(out, f"the {what}'s primal output", copy), out_shape,
                   f"the {what}'s primal output")
     if not isinstance(bars, (tuple, list)):
         raise Malformed(f"the {what}'s {entry}s must be a tuple with one entry per input "
@@ -362,7 +364,7 @@ def check_vjp(res, out_shape, in_shapes, what="vjp", entry="cotangent"):
     if len(bars) != len(in_shapes):
         raise Malformed(f"the {what} returned {len(bars)} {entry}(s) for {len(in_shapes)} "
                         f"input(s)")
-    return out, tuple(_shaped(to_float64(b, f"the {entry} of input {i}"), s,
+    return out, tuple(_shaped(to_float64(b, f"the {entry} of input {i}", copy), s,
                               f"the {entry} of input {i}")
                       for i, (b, s) in enumerate(zip(bars, in_shapes)))
 
@@ -459,8 +461,8 @@ def answer(engine, kind: str, f, x, w, out_shape, timeout=None, seen: dict | Non
     subject or oracle, is asked through here. `seen["dtype"]`, when given, receives the type
     the derivative was answered in (answers are compared in float64)."""
     args = (f, x, *w) if kind == "hvp" else (f, x, w)
-    res, fault = call(getattr(engine, kind), *args, timeout=timeout,
-                      private=not keeps_inputs(engine))
+    trusted = keeps_inputs(engine)
+    res, fault = call(getattr(engine, kind), *args, timeout=timeout, private=not trusted)
     if fault is not None:
         return None, fault
     if seen is not None and isinstance(res, (tuple, list)) and len(res) == 2:
@@ -468,8 +470,9 @@ def answer(engine, kind: str, f, x, w, out_shape, timeout=None, seen: dict | Non
         seen["dtype"] = dtype_name(d[0] if isinstance(d, (tuple, list)) and d else d)
     shapes = [np.shape(a) for a in x]
     try:
-        return (check_jvp(res, out_shape) if kind == "jvp" else
-                check_vjp(res, out_shape, shapes) if kind == "vjp" else
-                check_vjp(res, out_shape, shapes, "hvp", "entry")), None
+        copy = not trusted   # an oracle's answer is not written into again: no copy
+        return (check_jvp(res, out_shape, copy) if kind == "jvp" else
+                check_vjp(res, out_shape, shapes, copy=copy) if kind == "vjp" else
+                check_vjp(res, out_shape, shapes, "hvp", "entry", copy)), None
     except Malformed as exc:
         return None, Fault("malformed", f"malformed answer: {exc}")

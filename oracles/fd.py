@@ -47,12 +47,22 @@ SAFETY = 4.0      # on every error bound: the pilot's derivative is itself an es
 ROUNDOFF = 4.0    # ulps of f lost per evaluation (a few ulps for ordinary formulas)
 
 
-def _shifted(a, t, v, dtype):
-    """a + t v in `dtype`, as `a + t * v` rounds it (the product, then the sum)."""
-    d = np.asarray(t * np.asarray(v, dtype))
+def _shifted(a, t, v, dtype, out=None):
+    """a + t v in `dtype`, as `a + t * v` rounds it (the product, then the sum); written
+    into `out` (an array nothing else holds) where it fits."""
+    v = np.asarray(v, dtype)
+    if out is not None and out.shape == v.shape == np.shape(a) and \
+            out.dtype == v.dtype == a.dtype:
+        return np.add(a, np.multiply(t, v, out=out), out=out)
+    d = np.asarray(t * v)
     if d.ndim and d.shape == np.shape(a) and d.dtype == a.dtype:
         return np.add(a, d, out=d)
     return a + d
+
+
+def _absmax(a) -> float:
+    """max |a| (NaN if a has one), without an array of |a|."""
+    return float(np.maximum(a.max(), -a.min()))
 
 
 @dataclass
@@ -118,12 +128,23 @@ class FiniteDifferences:
 
     # --- the estimates ----------------------------------------------------------------------
 
-    def _eval(self, f, primals, t=0.0, tangents=None):
+    def _eval(self, f, primals, t=0.0, tangents=None, scratch=None):
+        """f at primals + t tangents. `scratch` (a dict kept by the caller across its
+        evaluations, which copies every result) holds the shifted inputs' arrays, reused
+        from one evaluation to the next: inputs may be large, and a fresh array of
+        megabytes is faulted in page by page."""
         self.evaluations += 1
         self.calls += 1
         args = [np.asarray(p, self.dtype) for p in primals]
-        if t != 0.0:   # a + t v, with one temporary per input (inputs may be large)
-            args = [_shifted(a, t, v, self.dtype) for a, v in zip(args, tangents)]
+        if t != 0.0:   # a + t v, with one array per input (inputs may be large)
+            if scratch is None:
+                args = [_shifted(a, t, v, self.dtype) for a, v in zip(args, tangents)]
+            else:
+                args = [_shifted(a, t, v, self.dtype, scratch.get(i))
+                        for i, (a, v) in enumerate(zip(args, tangents))]
+                for i, a in enumerate(args):
+                    if isinstance(a, np.ndarray) and a.ndim and i not in scratch:
+                        scratch[i] = a   # (made by _shifted, so nothing else holds it)
         return np.asarray(f(xp, *args))
 
     def directional(self, f, primals, tangents, method: str | None = None,
@@ -131,14 +152,15 @@ class FiniteDifferences:
         """The derivative of f at `primals` along `tangents`, with its error bound."""
         method, step = method or self.method, step or self.step
         before = self.evaluations
-        vmax = max((float(np.max(np.abs(v))) for v in tangents if np.size(v)), default=0.0)
+        vmax = max((_absmax(np.asarray(v)) for v in tangents if np.size(v)), default=0.0)
         if vmax == 0.0:
             out = self._eval(f, primals)
             return Estimate(np.zeros_like(out, dtype=float), np.zeros_like(out, dtype=float),
                             self.evaluations - before, 0.0, method)
-        xmax = max((float(np.max(np.abs(p))) for p in primals if np.size(p)), default=0.0)
+        xmax = max((_absmax(np.asarray(p)) for p in primals if np.size(p)), default=0.0)
         scale = max(1.0, xmax) / vmax            # h * |v| is measured against |x|
-        g = lambda t: self._eval(f, primals, t, tangents).astype(float)  # noqa: E731
+        scratch: dict = {}   # every result is copied (astype) before the next evaluation
+        g = lambda t: self._eval(f, primals, t, tangents, scratch).astype(float)  # noqa: E731
         if method == "complex":
             val, err, h = self._complex(f, primals, tangents, scale)
         elif method in ("forward", "backward"):

@@ -90,6 +90,13 @@ class Point:
     ref: dict = field(default_factory=dict)      # "jvp"/"vjp" -> Reference
     answers: dict = field(default_factory=dict)  # (engine, kind) -> validated answer
     index: int = 0                     # which of the claim's drawn points
+    _v_abs_sum: float | None = None
+
+    def v_abs_sum(self) -> float:
+        """The sum of |v| over every tangent entry (made once per point)."""
+        if self._v_abs_sum is None:
+            self._v_abs_sum = float(sum(np.sum(np.abs(vv)) for vv in self.v))
+        return self._v_abs_sum
 
 
 class ClaimRun:
@@ -272,8 +279,9 @@ def compare(run: ClaimRun, engine, check, got: np.ndarray, ref: Reference, point
     if got.shape != want.shape:
         return run.record(engine, check, bad, detail=f"{got.size} entries where the reference "
                           f"has {want.size}", **common)
-    tol = ad_tolerance(want, got, point.n) + 4 * ref.floor + extra_tol
-    ok, err, rel, nonfinite = measure(got, want, tol)
+    want_top = ref.top()
+    tol = ad_tolerance(want, got, point.n, want_top) + 4 * ref.floor + extra_tol
+    ok, err, rel, nonfinite = measure(got, want, tol, want_top)
     if nonfinite:
         detail = (detail + "\n" if detail else "") + nonfinite
     return run.record(engine, check, "agree" if ok else bad, max_abs_error=err,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 
@@ -55,6 +56,7 @@ xp = Namespace("jax", jnp, {
 
 
 JIT_MAX_SIZE = 10_000   # inputs up to this many entries: one compiled jvp/vjp per shape
+COMPILE_AFTER_S = 0.25  # larger ones: compiled once eager JAX spent this long on the question
 
 _NOT_TRACEABLE = (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError,
                   jax.errors.TracerArrayConversionError, jax.errors.TracerIntegerConversionError)
@@ -125,6 +127,22 @@ def _maps_full():
     return held >= MAPS_SHARE * limit
 
 
+def _single(g, kind):
+    """The program of one kind of question (large inputs): (p, w) -> what `_run` returns."""
+    if kind == "jvp":
+        return lambda p, t: jax.jvp(g, p, t)
+    if kind == "vjp":
+        def vjp(p, c):
+            out, back = jax.vjp(g, *p)
+            return out, back(c)
+        return vjp
+
+    def hvp(p, w):
+        u, t = w
+        return g(*p), jax.jvp(lambda *q: jax.vjp(g, *q)[1](u), p, t)[1]
+    return hvp
+
+
 def _zeros(tree):
     return jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), tree)
 
@@ -135,8 +153,16 @@ class JaxEngine:
     for all three at the same points, and one program compiles in half the time of three
     (the catalogue at one input each: 3.3 s against 6.4 s). Eager JAX would compile every
     primitive for every new shape instead (about 20 ms each here; the default run took
-    47.6 s from a cold cache eagerly, 32.7 s this way). Large inputs, and formulas whose
-    Python control flow looks at values, run eagerly."""
+    47.6 s from a cold cache eagerly, 32.7 s this way). Formulas whose Python control flow
+    looks at values run eagerly.
+
+    Large inputs (over JIT_MAX_SIZE entries) run eagerly until eager JAX has spent
+    COMPILE_AFTER_S on the same question (formula, kind and shapes), about what compiling
+    it costs, and then through a program of that kind alone (the combined program would
+    do three times the work a large question needs): a question asked once or twice (the
+    notes' network in the default run) is never compiled, one asked again and again (a
+    gradient verified at every step of a training loop) costs at most about twice what it
+    would have cost compiled from the start."""
     name = "jax"
     keeps_inputs = True   # never writes into an input: asked through views
     xp = xp
@@ -146,6 +172,7 @@ class JaxEngine:
         self._compiled = {}
         self._shapes = {}
         self._programs = set()
+        self._eager_s = {}   # large questions: the time eager JAX spent on each
 
     def _bound(self, program):
         """Forget every compiled program once the process holds half the memory maps the
@@ -211,7 +238,7 @@ class JaxEngine:
         method = {"jvp": self._jvp, "vjp": self._vjp, "hvp": self._hvp}[kind]
         g = self._fn(f)
         if sum(int(np.size(x)) for x in a) > JIT_MAX_SIZE:
-            return method(g, a, b)
+            return self._large(kind, f, g, a, b, method)
         # second order where asked, and at every float64 question (a run asks each float64
         # point for its hvp too; float32 questions are first order only)
         second = kind == "hvp" or all(getattr(x, "dtype", None) == np.float64 for x in a)
@@ -237,6 +264,26 @@ class JaxEngine:
             self._compiled[key] = False   # the eager answer stands where the program failed
             return answer
         return {"jvp": (out, jv), "vjp": (out, bars), "hvp": (out, hv)}[kind]
+
+    def _large(self, kind, f, g, a, b, method):
+        """A question on large inputs: eagerly, or compiled once it has cost COMPILE_AFTER_S
+        eagerly (see the class)."""
+        key = (f.__wrapped__ if getattr(f, "_ad_std", False) else f, kind, "large")
+        fn = self._compiled.get(key)
+        question = (key, _signature((a, b)))
+        if fn is not False and (question in self._programs or
+                                self._eager_s.get(question, 0.0) >= COMPILE_AFTER_S):
+            try:
+                self._bound(question)
+                if fn is None:
+                    fn = self._compiled[key] = _jit(_single(g, kind))
+                return fn(a, b)
+            except Exception:   # noqa: BLE001 - answered eagerly, which raises f's own error
+                self._compiled[key] = False
+        t0 = time.perf_counter()
+        answer = method(g, a, b)
+        self._eager_s[question] = self._eager_s.get(question, 0.0) + time.perf_counter() - t0
+        return answer
 
     def jvp(self, f, primals, tangents):
         out, t = self._run("jvp", f, tuple(_put(p) for p in primals),

@@ -26,20 +26,31 @@ FLOOR_FACTOR = 4  # times the float64 floor (below)
 FLOOR_MAX = 1e-9  # the most, relative, that the floor may be: rounding, not disagreement
 
 
-def ad_tolerance(ref, got, n_entries: int) -> float:
-    """AD against AD in float64: a few ulps of the values' size, longer sums allowed more."""
-    scale = top(ref) + top(got)
+def ad_tolerance(ref, got, n_entries: int, ref_top: float | None = None) -> float:
+    """AD against AD in float64: a few ulps of the values' size, longer sums allowed more.
+    `ref_top`: `top(ref)` where the caller has it (a reference's, `Reference.top`)."""
+    return tolerance_of((top(ref) if ref_top is None else ref_top) + top(got), n_entries)
+
+
+def tolerance_of(scale: float, n_entries: int) -> float:
+    """`ad_tolerance` of two answers whose tops add up to `scale`."""
     return AD_ULPS * EPS * max(1.0, math.sqrt(n_entries)) * scale + 1e-300
 
 
-def measure(got: np.ndarray, want: np.ndarray, tol):
+def abs_diff(a, b) -> np.ndarray:
+    """|a - b| in one new array (not two: answers have up to millions of entries)."""
+    d = np.subtract(a, b)
+    return np.abs(d, out=d) if isinstance(d, np.ndarray) else np.abs(d)
+
+
+def measure(got: np.ndarray, want: np.ndarray, tol, want_top: float | None = None):
     """`got` against `want` (flat, same shape) within `tol` (a number or one per entry):
     (ok, largest absolute error, that error relative to the reference's largest finite
     entry, a message about non-finite entries where the reference is finite, or ""). An
-    infinity equal to the reference's agrees."""
-    diff = np.abs(got - want)
+    infinity equal to the reference's agrees. `want_top`: `top(want)` where known."""
+    diff = abs_diff(got, want)
     err = float(np.max(diff, initial=0.0))
-    scale = top(want)
+    scale = top(want) if want_top is None else want_top
     if math.isfinite(err):   # then every entry of both is finite
         ok = bool(err <= tol) if np.ndim(tol) == 0 else bool(np.all(diff <= tol))
         return ok, err, (err / scale if scale else err), ""
@@ -65,6 +76,7 @@ class Reference:
     why: str = ""
     floor: float = 0.0
     _flat: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _top: float | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -76,6 +88,12 @@ class Reference:
         if self._flat is None:
             self._flat = flat(self.kind, self.derivative)
         return self._flat
+
+    def top(self) -> float:
+        """`top` of the derivative (made once, as `flat`)."""
+        if self._top is None:
+            self._top = top(self.flat())
+        return self._top
 
 
 def flat(kind, derivative) -> np.ndarray:
@@ -131,12 +149,11 @@ def establish(kind, f, x, w, out_shape, oracles: dict, roles: dict, seed=0,
     if not ads:
         return Reference(kind, why="no AD oracle could evaluate the claim")
     name0, res0 = ads[0]
-    agreed = [name0]
-    a = flats[0]
-    for (name, res), b in zip(ads[1:], flats[1:]):
-        if not np.all(np.abs(a - b) <= ad_tolerance(a, b, n)):
-            return Reference(kind, why=f"{name0} and {name} disagree")
-        agreed.append(name)
+    a, a_top = flats[0], top(flats[0])
+    gaps, odd = _gaps(flats, n, a_top)
+    if odd is not None:
+        return Reference(kind, why=f"{name0} and {ads[odd][0]} disagree")
+    agreed = [name for name, _ in ads]
     confirmed = False
     for name, eng in by_role["numeric"]:
         ok, why = fd_confirms(eng, kind, f, x, w, res0, n, seed, along,
@@ -148,14 +165,26 @@ def establish(kind, f, x, w, out_shape, oracles: dict, roles: dict, seed=0,
             confirmed = True
     if not confirmed and ref_res is not None:
         return Reference(kind, why="the referee and the AD oracles disagree")
-    floor = max((float(np.max(np.abs(b - a), initial=0.0)) for b in flats[1:]), default=0.0)
-    return Reference(kind, res0[0], res0[1], "+".join(agreed), agreed, floor=floor, _flat=a)
+    return Reference(kind, res0[0], res0[1], "+".join(agreed), agreed,
+                     floor=max(gaps, default=0.0), _flat=a, _top=a_top)
+
+
+def _gaps(flats, n: int, a_top: float):
+    """max |a - b| between the first AD oracle's answer a and each other's b, all within AD
+    tolerance (([gaps], None)), or ([...], the index of the first beyond it; NaN is)."""
+    a, gaps = flats[0], []
+    for i, b in enumerate(flats[1:], 1):
+        gap = float(np.max(abs_diff(a, b), initial=0.0))
+        if not gap <= ad_tolerance(a, b, n, a_top):
+            return gaps, i
+        gaps.append(gap)
+    return gaps, None
 
 
 def _rounding_gap(got, want, n: int, scale: float) -> float | None:
     """How far a float64 AD answer lies from the referee's, where that is rounding (within
     AD tolerance plus FLOOR_MAX of the answer's size), else None: the floor it measures."""
-    gap = float(np.max(np.abs(got - want), initial=0.0))
+    gap = float(np.max(abs_diff(got, want), initial=0.0))
     return gap if gap <= ad_tolerance(want, got, n) + FLOOR_MAX * scale else None
 
 

@@ -18,12 +18,12 @@ U = np.array(1.7)
 
 def eager(eng, kind, *args):
     """The same question without any compiled program."""
-    saved = jax_engine.JIT_MAX_SIZE
-    jax_engine.JIT_MAX_SIZE = -1
+    saved = jax_engine.JIT_MAX_SIZE, jax_engine.COMPILE_AFTER_S
+    jax_engine.JIT_MAX_SIZE, jax_engine.COMPILE_AFTER_S = -1, float("inf")
     try:
         return getattr(eng, kind)(f, *args)
     finally:
-        jax_engine.JIT_MAX_SIZE = saved
+        jax_engine.JIT_MAX_SIZE, jax_engine.COMPILE_AFTER_S = saved
 
 
 @pytest.mark.parametrize("kind,args", [("jvp", (X, V)), ("vjp", (X, U)), ("hvp", (X, U, V))])
@@ -59,6 +59,45 @@ def test_float32_questions_compile_a_first_order_program():
     for a, b in zip(hv, hv64):
         np.testing.assert_allclose(a, b, rtol=1e-4)
     assert set(eng._compiled) == {(f, False), (f, True)}
+
+
+QUESTIONS = [("jvp", (X, V)), ("vjp", (X, U)), ("hvp", (X, U, V))]
+
+
+def _same(a, b):
+    for p, q in zip(a if isinstance(a, tuple) else [a], b if isinstance(b, tuple) else [b]):
+        np.testing.assert_allclose(p, q, rtol=1e-14, atol=1e-15)
+
+
+def test_a_large_question_is_compiled_alone_once_eager_jax_spent_long_enough(monkeypatch):
+    monkeypatch.setattr(jax_engine, "JIT_MAX_SIZE", 2)   # X counts as large
+    eng = jax_engine.JaxEngine()
+    eager_answers = {}
+    for kind, args in QUESTIONS:   # asked once, twice: eagerly (no compile for two asks)
+        eager_answers[kind] = getattr(eng, kind)(f, *args)
+        getattr(eng, kind)(f, *args)
+    assert eng._compiled == {} and all(t > 0 for t in eng._eager_s.values())
+    monkeypatch.setattr(jax_engine, "COMPILE_AFTER_S", 0.0)   # now each has cost enough
+    for kind, args in QUESTIONS:
+        out, d = getattr(eng, kind)(f, *args)
+        assert callable(eng._compiled[f, kind, "large"])   # a program of that kind alone
+        _same(out, eager_answers[kind][0])
+        _same(d, eager_answers[kind][1])
+    assert len(eng._programs) == 3
+
+
+def test_a_large_formula_that_looks_at_values_stays_eager(monkeypatch):
+    def g(xp, x):
+        return xp.sin(x) if x[0] > 0 else x
+
+    monkeypatch.setattr(jax_engine, "JIT_MAX_SIZE", 2)
+    monkeypatch.setattr(jax_engine, "COMPILE_AFTER_S", 0.0)
+    eng = jax_engine.JaxEngine()
+    x = (np.array([0.5, 1.0, 2.0]),)
+    for _ in range(2):
+        out, (bar,) = eng.vjp(g, x, np.ones(3))
+        np.testing.assert_allclose(bar, np.cos(x[0]), rtol=1e-15)
+    assert eng._compiled[g, "vjp", "large"] is False
 
 
 def test_a_formula_that_looks_at_values_is_answered_eagerly():

@@ -90,6 +90,26 @@ def test_fd_complex_step_is_exact_to_roundoff():
         assert abs(float(est.value) - exact_derivative(elem, x)) <= float(est.error)
 
 
+@pytest.mark.parametrize("method", ["central", "forward", "richardson"])
+def test_fd_reuses_its_shifted_inputs_and_never_mixes_two_evaluations(method):
+    """The shifted inputs' arrays are made once per estimate and written again at every
+    evaluation: a formula that returns its input itself (or a view of it) still gets each
+    evaluation's own value, since every result is copied before the next."""
+    x = [np.linspace(-1.0, 1.0, 4000), np.array(0.5)]
+    v = [np.cos(np.arange(4000.0)), np.array(-2.0)]
+    seen, held = [], []
+
+    def f(xp, a, b):
+        seen.append(a.__array_interface__["data"][0])
+        held.append(a)   # (so that a fresh array could not come back at the same address)
+        return a[::-1] * 1.0 + 0.0 * b if len(seen) % 2 else a[::-1]   # a view, or not
+
+    est = FiniteDifferences(method=method).directional(f, x, v)
+    assert np.all(np.abs(est.value - v[0][::-1]) <= est.error)   # the identity's derivative
+    assert seen[0] == x[0].__array_interface__["data"][0]   # the first evaluation: at x
+    assert len(set(seen[1:])) == 1, "one array for the shifted input, written again"
+
+
 def test_fd_complex_step_refuses_a_formula_that_is_not_complex_safe():
     with pytest.raises(oracles.Unsupported):
         FiniteDifferences(method="complex").directional(
