@@ -279,7 +279,12 @@ class JaxEngine:
                     fn = self._compiled[key] = _jit(_single(g, kind))
                 return fn(a, b)
             except Exception:   # noqa: BLE001 - answered eagerly, which raises f's own error
-                self._compiled[key] = False
+                answer = self._eager(question, method, g, a, b)
+                self._compiled[key] = False   # the eager answer stands where the program failed
+                return answer
+        return self._eager(question, method, g, a, b)
+
+    def _eager(self, question, method, g, a, b):
         t0 = time.perf_counter()
         answer = method(g, a, b)
         self._eager_s[question] = self._eager_s.get(question, 0.0) + time.perf_counter() - t0

@@ -100,6 +100,22 @@ def test_a_large_formula_that_looks_at_values_stays_eager(monkeypatch):
     assert eng._compiled[g, "vjp", "large"] is False
 
 
+def test_an_error_of_f_itself_on_a_large_question_keeps_its_program(monkeypatch):
+    def g(xp, x):
+        if x.shape[0] == 2:
+            raise ValueError("f refuses two entries")
+        return xp.sin(x)
+
+    monkeypatch.setattr(jax_engine, "JIT_MAX_SIZE", 1)
+    monkeypatch.setattr(jax_engine, "COMPILE_AFTER_S", 0.0)
+    eng = jax_engine.JaxEngine()
+    eng.jvp(g, (np.ones(3),), (np.ones(3),))
+    with pytest.raises(ValueError, match="refuses"):
+        eng.jvp(g, (np.ones(2),), (np.ones(2),))
+    eng.jvp(g, (np.ones(4),), (np.ones(4),))
+    assert callable(eng._compiled[g, "jvp", "large"])
+
+
 def test_a_formula_that_looks_at_values_is_answered_eagerly():
     def g(xp, x):
         return xp.sin(x) if x[0] > 0 else x   # Python control flow on a value
