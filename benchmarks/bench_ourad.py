@@ -173,7 +173,7 @@ def network_rows(act, batch, quick):
 
 def _torch_network(add, act, x, t, params):
     import torch
-    torch.set_num_threads(os.cpu_count() or 2)
+    torch.set_num_threads(_PINNED[0] or os.cpu_count() or 2)
     tt = [torch.tensor(a) for a in [x, t] + params]
     t_act = torch.tanh if act == "tanh" else torch.relu
     t_loss = lambda *a: loss_generic(torch, t_act, a[0], tt[1], *a[1:])  # noqa: E731
@@ -427,12 +427,31 @@ def memory_rows():
     return out
 
 
+_PINNED = [0]   # the threads every library was pinned to (0: their own)
+
+
+def pin_threads(n: int) -> None:
+    """Every framework imported first, then each library's threads pinned to `n`."""
+    for name in ("torch", "jax", "autograd"):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    from oracles import threads
+    _PINNED[0] = n
+    threads.apply(n)
+    print(f"threads: {threads.report()}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats")
     ap.add_argument("--tune-allocator", action="store_true",
                     help="call ourad.tune_allocator() first (it changes glibc's settings for "
                          "the whole process, so every implementation gets it)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="pin every library (BLAS, OpenMP, PyTorch) to this many threads, as "
+                         "a conformance run does (`--ad-threads`); 0 (default): their own")
     ap.add_argument("--peak-memory", nargs=2, metavar=("IMPL", "ACT"),
                     help=argparse.SUPPRESS)   # one measurement, in the child process
     args = ap.parse_args(argv)
@@ -441,6 +460,8 @@ def main(argv=None):
         return
     if args.tune_allocator:
         print(f"tune_allocator: {ourad.tune_allocator()}")
+    if args.threads:
+        pin_threads(args.threads)
     out = {"network": {}, "scalar": scalar_rows(args.quick), "small_mlp": small_mlp_rows(args.quick)}
     lines = ["## The notes' network R^2 -> R^1000 -> R^1000 -> R (float64), median µs; "
              "ratio to NumPy hand-written backprop (fresh temporaries) in brackets", ""]
@@ -455,7 +476,8 @@ def main(argv=None):
     text = "\n".join(lines)
     print(text)
     OUT.mkdir(exist_ok=True)
-    tag = "-tuned" if args.tune_allocator else ""
+    tag = ("-tuned" if args.tune_allocator else "") + \
+        (f"-threads{args.threads}" if args.threads else "")
     (OUT / f"bench_ourad{tag}.md").write_text(text)
     (OUT / f"bench_ourad{tag}.json").write_text(json.dumps(out, indent=1, default=str))
 
