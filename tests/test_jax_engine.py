@@ -86,6 +86,19 @@ def test_a_large_question_is_compiled_alone_once_eager_jax_spent_long_enough(mon
     assert len(eng._programs) == 3
 
 
+def test_the_first_eager_answer_of_a_large_question_is_not_counted(monkeypatch):
+    """Its time is eager JAX compiling each primitive for new shapes (a cold cache): the
+    default run's network, asked twice, would otherwise compile its programs too."""
+    monkeypatch.setattr(jax_engine, "JIT_MAX_SIZE", 2)
+    monkeypatch.setattr(jax_engine, "COMPILE_AFTER_S", 1e-12)   # any counted time is enough
+    eng = jax_engine.JaxEngine()
+    eng.vjp(f, X, U)
+    eng.vjp(f, X, U)
+    assert eng._compiled == {}
+    eng.vjp(f, X, U)
+    assert callable(eng._compiled[f, "vjp", "large"])
+
+
 def test_a_large_formula_that_looks_at_values_stays_eager(monkeypatch):
     def g(xp, x):
         return xp.sin(x) if x[0] > 0 else x
