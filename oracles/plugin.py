@@ -259,6 +259,25 @@ def pytest_xdist_node_collection_finished(node, ids):
     if n:
         st = _state(node.config)
         st["selected"] = max(st["selected"] or 0, n)
+        _start(node.config)
+
+
+def pytest_collection_finish(session):
+    if _is_controller(session.config) and any(_claim_of(item.nodeid)
+                                              for item in session.items):
+        _start(session.config)
+
+
+def _start(config):
+    """Once claims are about to run, the controller replaces the report directory's
+    previous report with an unfinished run's (`AdSession.start`), so that a run whose
+    process dies (an engine's crash serially) leaves a failing report, and the records so
+    far, rather than the previous verdict beside its exit status."""
+    st = _state(config)
+    if st.get("started") or config.option.collectonly:
+        return
+    st["started"] = True
+    session_of(config).start()
 
 
 def pytest_keyboard_interrupt(excinfo):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import importlib
 import json
+import os
 import platform
 import re
 import subprocess
@@ -21,7 +22,8 @@ from .gate import BaselineError, apply_gate, coverage, load_baseline
 from .harness import Harness, draw_inputs
 from .reproduce import RunOptions
 from .verdict import CATEGORIES, HARNESS, Record
-from .writing import ReportWriteError, write_report_dir
+from .writing import (RECORDS_SO_FAR, ReportWriteError, append_records,
+                      write_report_dir, write_unfinished)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,6 +110,11 @@ def check_oracles(names) -> None:
                          f"{', '.join(map(repr, unknown))}; known: {', '.join(ORACLES)}")
 
 
+UNFINISHED = (f"the run did not finish: it is still running, or its process ended before "
+              f"writing the report (an engine's crash, a kill, a time limit); the records "
+              f"of the claims that ran are in {RECORDS_SO_FAR}, one per line")
+
+
 class AdSession:
     def __init__(self, options: RunOptions | None = None, report_dir=None, baseline=None,
                  previous_json=None, subjects=None):
@@ -129,6 +136,11 @@ class AdSession:
         self.selected: int | None = None    # the claims the run selected, where known
         self.stopped: str | None = None     # why the run ended early ("interrupted"), if it did
         self.result = self.gate = None
+        self._previous = None   # --ad-baseline-json's report, read at the start
+        self._previous_read = False
+        self._start_notes: dict = {}
+        self._so_far: Path | None = None   # an unfinished run's report directory (start)
+        self.journal_error: str | None = None
 
     def validate(self, claim_ids=None):
         """Everything that can be told wrong before a claim runs: raises UsageError."""
@@ -174,10 +186,36 @@ class AdSession:
                            detail=str(exc), probe=claim.probe).to_dict()]
         return [r.to_dict() for r in harness.run_claim(claim, inputs)]
 
+    def start(self) -> str | None:
+        """A conformance run's start, in the process that writes the report: reads the
+        report --ad-baseline-json names (it may be the one about to be replaced), then
+        writes the unfinished run's report (`writing.write_unfinished`), to which `add`
+        appends each claim's records as they come. Returns why it could not, or None."""
+        self._previous_read = True
+        self._previous = self._read_previous(self._start_notes)
+        summary = {"gate": "fail", "gate_reasons": [UNFINISHED], "unfinished": True,
+                   "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                       timespec="seconds"),
+                   "subject": self.options.subject, "options": self.options.args(),
+                   "seed": self.options.seed, "pid": os.getpid()}
+        try:
+            write_unfinished(self.report_dir, summary)
+        except ReportWriteError as exc:
+            self.journal_error = f"the unfinished run's report: {exc}"
+            return str(exc)
+        self._so_far = self.report_dir
+        return None
+
     def add(self, claim_id: str, records: list[dict]):
         self.records.extend(records)
         self.ran.append(claim_id)
         self.claims.setdefault(claim_id, None)
+        if self._so_far is not None:
+            try:
+                append_records(self._so_far, records)
+            except OSError as exc:
+                self._so_far = None
+                self.journal_error = f"{RECORDS_SO_FAR}: {exc.strerror or exc}"
 
     # --- the verdict --------------------------------------------------------------------------
 
@@ -196,7 +234,9 @@ class AdSession:
             "counts": {c: counts.get(c, 0) for c in CATEGORIES},
             "failures": len(gate.failures),
             "coverage": coverage(self.records),
-            "warnings": _warnings(self.records, facts["roles"], self.options.dtypes),
+            "warnings": _warnings(self.records, facts["roles"], self.options.dtypes) + (
+                [f"records were not kept as the run went: {self.journal_error}"]
+                if self.journal_error else []),
             "stale_baseline": [{"claim": b.claim, "check": b.check,
                                 "explanation": b.explanation} for b in gate.stale],
             "subject": self.options.subject,
@@ -247,13 +287,24 @@ class AdSession:
     def write(self, result):
         """results.json and index.html, moved into place together; raises ReportWriteError
         with one line naming the path and the reason."""
-        previous = None
-        if self.previous_json:
-            try:
-                previous = json.loads(Path(self.previous_json).read_text())
-            except (OSError, ValueError) as exc:
-                result["summary"]["report_error"] = f"--ad-baseline-json: {exc}"
+        if self._previous_read:   # (the file may be the report the start replaced)
+            previous = self._previous
+            if self._start_notes.get("report_error"):
+                result["summary"]["report_error"] = self._start_notes["report_error"]
+        else:
+            previous = self._read_previous(result["summary"])
         write_report_dir(self.report_dir, result, previous)
+
+    def _read_previous(self, summary: dict | None = None) -> dict | None:
+        """--ad-baseline-json's report, or None (a failure to read it said in `summary`)."""
+        if not self.previous_json:
+            return None
+        try:
+            return json.loads(Path(self.previous_json).read_text())
+        except (OSError, ValueError) as exc:
+            if summary is not None:
+                summary["report_error"] = f"--ad-baseline-json: {exc}"
+            return None
 
 
 def default_report_dir() -> Path:

@@ -11,9 +11,11 @@ import json
 import os
 import shutil
 import tempfile
+from html import escape
 from pathlib import Path
 
 REPORT_FILES = ("results.json", "index.html")
+RECORDS_SO_FAR = "records-so-far.jsonl"   # an unfinished run's records (write_unfinished)
 
 
 class ReportWriteError(OSError):
@@ -108,7 +110,6 @@ def write_report_dir(target, result: dict, previous: dict | None = None) -> Path
     dependency, or a page that fails to render, writes results.json alone and says so in
     `result["summary"]["report_error"]`;
     any failure to write raises ReportWriteError and leaves the old report intact."""
-    target = Path(target).absolute()
     html = None
     try:
         from reports import render
@@ -120,20 +121,58 @@ def write_report_dir(target, result: dict, previous: dict | None = None) -> Path
     except Exception as exc:  # noqa: BLE001 -- a page that fails must not cost the records
         result["summary"]["report_error"] = (
             f"the HTML report was not written: {type(exc).__name__}: {exc}")
+    files = {"results.json": results_json(result)}
+    if html is not None:
+        files["index.html"] = html
+    return _write_files(target, files)
+
+
+def write_unfinished(target, summary: dict) -> Path:
+    """The report of a run that has started and not finished: results.json with no record
+    and a failing gate, a page saying so, and an empty RECORDS_SO_FAR that the run appends
+    each claim's records to (`append_records`). The finished run's report replaces all
+    three; a run whose process dies first (an engine's crash, a kill, a time limit) leaves
+    them, so the directory never shows the previous run's verdict beside this run's exit
+    status."""
+    reason = summary["gate_reasons"][0]
+    html = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>AD conformance: "
+            "unfinished run</title></head><body><h1>AD conformance: FAIL (unfinished)</h1><p>"
+            + escape(reason) + "</p><p>Started " + escape(str(summary.get("started", "")))
+            + "; subject " + escape(str(summary.get("subject", ""))) + "; the records so far: "
+            f"<a href='{RECORDS_SO_FAR}'>{RECORDS_SO_FAR}</a> (one JSON record per line)."
+            "</p></body></html>\n")
+    result = {"summary": summary, "records": [], "claims": {}, "extras": {}}
+    return _write_files(target, {"results.json": results_json(result), "index.html": html,
+                                 RECORDS_SO_FAR: ""})
+
+
+def append_records(target, records: list) -> None:
+    """Append records, one JSON object per line, to an unfinished run's RECORDS_SO_FAR (made
+    by `write_unfinished`); raises OSError where it cannot."""
+    with open(Path(target) / RECORDS_SO_FAR, "a", encoding="utf-8") as fh:
+        fh.write("".join(json.dumps(r, default=str) + "\n" for r in records))
+        fh.flush()
+
+
+def _write_files(target, files: dict) -> Path:
+    """Write `files` (name -> text) as the directory `target`, in one step (see the module),
+    keeping what else lives there (screenshots, ...) but an unfinished run's records; raises
+    ReportWriteError naming the path and the reason, the old directory left as it was."""
+    target = Path(target).absolute()
     tmp = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         if target.is_dir():                 # keep what else lives there (screenshots, ...)
             for entry in target.iterdir():
-                if entry.name not in REPORT_FILES and not entry.name.startswith("."):
+                if entry.name not in REPORT_FILES and entry.name != RECORDS_SO_FAR and \
+                        not entry.name.startswith("."):
                     dst = tmp / entry.name
                     (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, dst)
         elif target.exists():
             raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory")
-        (tmp / "results.json").write_text(results_json(result), encoding="utf-8")
-        if html is not None:
-            (tmp / "index.html").write_text(html, encoding="utf-8")
+        for name, text in files.items():
+            (tmp / name).write_text(text, encoding="utf-8")
         os.chmod(tmp, 0o755)
         _swap_into_place(tmp, target)
     except OSError as exc:

@@ -486,3 +486,40 @@ def test_an_engines_prints_do_not_reach_the_terminal_beside_the_verdict(tmp_path
     code, out = conformance(tmp_path, "--ad-subject", "broken:PrintsAVerdict")
     one_truth(tmp_path, code, out, "pass")
     assert "engine says" not in out and "engine writes" not in out, out[-2000:]
+
+
+def test_a_serial_run_whose_engine_crashes_leaves_a_failing_report_and_its_records(tmp_path):
+    """Serially an engine that kills its process ends the run there: nothing of the harness
+    runs after it. The previous report (a pass, here) used to stay in the directory beside
+    the run's exit status 139. Now the directory holds an unfinished run's report from the
+    start (a failing gate, saying why) and the records of every claim that finished."""
+    code, out = conformance(tmp_path, "--ad-subject", "broken:Right")
+    one_truth(tmp_path, code, out, "pass")
+    code, out = conformance(tmp_path, "--ad-subject", "broken:CrashesTheProcess")
+    assert code != 0 and code != 1, out   # killed by its signal: no verdict of its own
+    res = results(tmp_path)
+    assert res["summary"]["gate"] == "fail" and res["summary"]["unfinished"], res["summary"]
+    assert "did not finish" in res["summary"]["gate_reasons"][0]
+    assert res["records"] == []
+    html = (tmp_path / "rep" / "index.html").read_text()
+    assert "FAIL (unfinished)" in html and "PASS" not in html
+    so_far = [json.loads(line) for line in
+              (tmp_path / "rep" / "records-so-far.jsonl").read_text().splitlines()]
+    assert {r["claim"] for r in so_far} == {"chain-scalar-sin-exp-tanh"}   # it ran first
+    assert any(r["engine"] == "crashes-the-process" and r["category"] == "agree"
+               for r in so_far)
+
+
+def test_a_finished_run_leaves_no_records_so_far_and_reads_its_baseline_first(tmp_path):
+    """The finished report replaces the unfinished one whole; --ad-baseline-json may name
+    the report being replaced: it is read before the run starts."""
+    code, out = conformance(tmp_path, "--ad-subject", "broken:Right")
+    one_truth(tmp_path, code, out, "pass")
+    code, out = conformance(tmp_path, "--ad-subject", "broken:Right", "--ad-baseline-json",
+                            str(tmp_path / "rep" / "results.json"))
+    res = one_truth(tmp_path, code, out, "pass")
+    assert not (tmp_path / "rep" / "records-so-far.jsonl").exists()
+    assert res["summary"]["report_error"] is None, res["summary"]["report_error"]
+    assert "unfinished" not in res["summary"]
+    html = (tmp_path / "rep" / "index.html").read_text()
+    assert "Previous gate: pass" in html   # the finished report's, not the unfinished one's
