@@ -136,7 +136,8 @@ def write_unfinished(target, summary: dict) -> Path:
     status."""
     reason = summary["gate_reasons"][0]
     html = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>AD conformance: "
-            "unfinished run</title></head><body><h1>AD conformance: FAIL (unfinished)</h1><p>"
+            "unfinished run</title></head><body><h1 class=\"verdict fail\">AD conformance: FAIL "
+            "(unfinished)</h1><p>"
             + escape(reason) + "</p><p>Started " + escape(str(summary.get("started", "")))
             + "; subject " + escape(str(summary.get("subject", ""))) + "; the records so far: "
             f"<a href='{RECORDS_SO_FAR}'>{RECORDS_SO_FAR}</a> (one JSON record per line)."

@@ -502,7 +502,7 @@ def test_a_serial_run_whose_engine_crashes_leaves_a_failing_report_and_its_recor
     assert "did not finish" in res["summary"]["gate_reasons"][0]
     assert res["records"] == []
     html = (tmp_path / "rep" / "index.html").read_text()
-    assert "FAIL (unfinished)" in html and "PASS" not in html
+    assert "FAIL (unfinished)" in html and "PASS" not in html and 'class="verdict fail"' in html
     so_far = [json.loads(line) for line in
               (tmp_path / "rep" / "records-so-far.jsonl").read_text().splitlines()]
     assert {r["claim"] for r in so_far} == {"chain-scalar-sin-exp-tanh"}   # it ran first
