@@ -158,11 +158,11 @@ class JaxEngine:
 
     Large inputs (over JIT_MAX_SIZE entries) run eagerly until eager JAX has spent
     COMPILE_AFTER_S on the same question (formula, kind and shapes) after its first time,
-    about what compiling it costs, and then through a program of that kind alone (the combined program would
-    do three times the work a large question needs): a question asked once or twice (the
-    notes' network in the default run) is never compiled, one asked again and again (a
-    gradient verified at every step of a training loop) costs at most about twice what it
-    would have cost compiled from the start."""
+    about what compiling it costs, and then through a program of that kind alone (the
+    combined program would do three times the work a large question needs): a question
+    asked once or twice (the notes' network in the default run) is never compiled, one
+    asked again and again (a gradient verified at every step of a training loop) costs at
+    most about twice what it would have cost compiled from the start."""
     name = "jax"
     keeps_inputs = True   # never writes into an input: asked through views
     xp = xp
