@@ -19,7 +19,7 @@ differences; its slow mode forms the whole numerical Jacobian, one perturbation 
 parameter, and is given a time limit. The ways of verifying are timed round-robin, once
 each per round, medians of `--rounds`: "verified once" keeps the JAX oracle eager (a first
 verdict), "again and again" lets it compile the network's programs first (see
-`oracles.jax_engine.COMPILE_AFTER_S`). Every library runs one thread, as in a conformance
+`oracles.jax_engine.COMPILE_AFTER`). Every library runs one thread, as in a conformance
 run (`--ad-threads 1`): with their own thread pools, PyTorch's and XLA's threads contend
 on two cores and gradcheck alone took 0.023 to 0.117 s depending on what ran before it.
 """
@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 OUT = Path(__file__).resolve().parent / "out"
 SLOW_LIMIT_S = 120
 THREADS = 1          # the conformance run's default (`--ad-threads`): one thread per library
-MAX_WARMUP = 200     # verdicts at most before the steady state is timed (JAX compiles ~40)
+MAX_WARMUP = 200     # verdicts at most before the steady state is timed (JAX compiles at 20)
 
 
 def net(xp, x, W1, b1, W2, b2, W3, b3):
@@ -64,9 +64,9 @@ def verdict(first_order=False, compile_jax=True):
     """A function that runs the whole verdict of one drawn input, the harness kept between
     calls; with `first_order`, what gradcheck checks: the first derivatives in float64 (the
     derivatives check alone). Without `compile_jax`, every verdict is a first one for the
-    JAX oracle (its time spent eagerly is forgotten, so it never compiles the network's
-    programs, as a gradient verified once); with it, the oracle compiles a question once
-    eager JAX has spent `COMPILE_AFTER_S` on it (a gradient verified again and again)."""
+    JAX oracle (its count of asks is forgotten, so it never compiles the network's
+    programs, as a gradient verified once); with it, the oracle compiles a question from
+    its `COMPILE_AFTER`-th ask (a gradient verified again and again)."""
     import oracles
     from oracles import checks
     from oracles.claims import Claim
@@ -82,7 +82,7 @@ def verdict(first_order=False, compile_jax=True):
 
     def once():
         if not compile_jax:
-            getattr(h.oracles["jax"], "_eager_s", {}).clear()   # (an earlier commit: none)
+            getattr(h.oracles["jax"], "_asks", {}).clear()   # (an earlier commit: none)
         saved = checks.PER_POINT
         if first_order:
             checks.PER_POINT = (checks.derivatives,)

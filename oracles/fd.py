@@ -61,7 +61,11 @@ def _shifted(a, t, v, dtype, out=None):
 
 
 def _absmax(a) -> float:
-    """max |a| (NaN if a has one), without an array of |a|."""
+    """max |a| (NaN if a has one), without an array of |a| for floating-point `a` (integers
+    and booleans are converted first: -a would wrap or fail)."""
+    a = np.asarray(a)
+    if a.dtype.kind != "f":
+        a = a.astype(np.float64)
     return float(np.maximum(a.max(), -a.min()))
 
 

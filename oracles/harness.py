@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import role as role_of
-from .calls import answer, call, fmt, has_mode
+from .calls import answer, call, fmt, has_mode, keeps_inputs
 from .claims import Claim, ClaimFileError
 from .fd import xp as np_xp
 from .namespace import reset_used, std, used
@@ -161,6 +161,9 @@ class Harness:
         from . import checks
         agg = Aggregate()
         run = ClaimRun(self, claim)
+        for eng in (*self.subjects, *self.oracles.values()):   # (the harness's own engines)
+            if keeps_inputs(eng) and hasattr(eng, "begin"):
+                eng.begin(claim.id)
         try:
             rng = np.random.default_rng(self.seed)
             run.n_points = len(points)

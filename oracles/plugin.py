@@ -274,7 +274,9 @@ def _start(config):
     process dies (an engine's crash serially) leaves a failing report, and the records so
     far, rather than the previous verdict beside its exit status."""
     st = _state(config)
-    if st.get("started") or config.option.collectonly:
+    opt = config.option
+    if st.get("started") or opt.collectonly or getattr(opt, "setupplan", False) or \
+            getattr(opt, "setuponly", False):   # (runs that run no test)
         return
     st["started"] = True
     session_of(config).start()
@@ -320,8 +322,9 @@ def pytest_sessionfinish(session, exitstatus):
     if not selected and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and \
             not config.option.collectonly:   # -k matched no claim: a previous report
         stopped = "no claim was selected"    # must not stand as this run's
-    elif not (st["ran"] or st["failed"] or (selected and stopped)):
-        return
+    elif not (st["ran"] or st["failed"] or st["crashed"] or st.get("started") or
+              (selected and stopped)):
+        return   # (a started run always writes: its unfinished report must not stand)
     ad = session_of(config)
     ad.selected, ad.stopped = selected, stopped
     _add_broken(ad, st["failed"])

@@ -122,7 +122,8 @@ class AdSession:
         guard_exit()   # the subject's code runs in this process from now on
         self.oracle_names = list(self.options.oracles or ORACLES)
         check_oracles(self.oracle_names)
-        self.report_dir = Path(report_dir or default_report_dir())
+        # absolute now: an engine that changes directory must not move the report
+        self.report_dir = Path(report_dir or default_report_dir()).absolute()
         from .catalogue import ERRATA
         self.baseline_path = Path(baseline or ERRATA)
         self.previous_json = previous_json
@@ -139,8 +140,8 @@ class AdSession:
         self._previous = None   # --ad-baseline-json's report, read at the start
         self._previous_read = False
         self._start_notes: dict = {}
-        self._so_far: Path | None = None   # an unfinished run's report directory (start)
-        self.journal_error: str | None = None
+        self._so_far = None   # an unfinished run's records file, open (start)
+        self.run_warnings: list[str] = []   # said in the summary's warnings
 
     def validate(self, claim_ids=None):
         """Everything that can be told wrong before a claim runs: raises UsageError."""
@@ -199,11 +200,10 @@ class AdSession:
                    "subject": self.options.subject, "options": self.options.args(),
                    "seed": self.options.seed, "pid": os.getpid()}
         try:
-            write_unfinished(self.report_dir, summary)
+            self._so_far = write_unfinished(self.report_dir, summary)
         except ReportWriteError as exc:
-            self.journal_error = f"the unfinished run's report: {exc}"
+            self.run_warnings.append(f"the unfinished run's report was not written: {exc}")
             return str(exc)
-        self._so_far = self.report_dir
         return None
 
     def add(self, claim_id: str, records: list[dict]):
@@ -213,9 +213,18 @@ class AdSession:
         if self._so_far is not None:
             try:
                 append_records(self._so_far, records)
-            except OSError as exc:
-                self._so_far = None
-                self.journal_error = f"{RECORDS_SO_FAR}: {exc.strerror or exc}"
+            except (OSError, ValueError) as exc:   # (ValueError: closed)
+                self._close_so_far()
+                self.run_warnings.append(f"records were not kept in {RECORDS_SO_FAR} as the "
+                                         f"run went: {getattr(exc, 'strerror', None) or exc}")
+
+    def _close_so_far(self):
+        if self._so_far is not None:
+            try:
+                self._so_far.close()
+            except OSError:
+                pass
+            self._so_far = None
 
     # --- the verdict --------------------------------------------------------------------------
 
@@ -234,9 +243,8 @@ class AdSession:
             "counts": {c: counts.get(c, 0) for c in CATEGORIES},
             "failures": len(gate.failures),
             "coverage": coverage(self.records),
-            "warnings": _warnings(self.records, facts["roles"], self.options.dtypes) + (
-                [f"records were not kept as the run went: {self.journal_error}"]
-                if self.journal_error else []),
+            "warnings": _warnings(self.records, facts["roles"], self.options.dtypes) +
+            self.run_warnings,
             "stale_baseline": [{"claim": b.claim, "check": b.check,
                                 "explanation": b.explanation} for b in gate.stale],
             "subject": self.options.subject,
@@ -293,6 +301,7 @@ class AdSession:
                 result["summary"]["report_error"] = self._start_notes["report_error"]
         else:
             previous = self._read_previous(result["summary"])
+        self._close_so_far()   # the finished report replaces it
         write_report_dir(self.report_dir, result, previous)
 
     def _read_previous(self, summary: dict | None = None) -> dict | None:
@@ -300,11 +309,18 @@ class AdSession:
         if not self.previous_json:
             return None
         try:
-            return json.loads(Path(self.previous_json).read_text())
+            previous = json.loads(Path(self.previous_json).read_text())
         except (OSError, ValueError) as exc:
             if summary is not None:
                 summary["report_error"] = f"--ad-baseline-json: {exc}"
             return None
+        if isinstance(previous, dict) and previous.get("summary", {}).get("unfinished"):
+            msg = (f"--ad-baseline-json {self.previous_json} is an unfinished run's report "
+                   "(no records): every discrepancy counts as new against it")
+            self.run_warnings.append(msg)
+            if summary is not None and msg not in summary.setdefault("warnings", []):
+                summary["warnings"].append(msg)   # (a summary already made)
+        return previous
 
 
 def default_report_dir() -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from html import escape
 from typing import Any
 
 
@@ -167,3 +168,19 @@ def jsonable(x):
     if isinstance(x, float):
         return x if math.isfinite(x) else str(x)
     return str(x)
+
+
+RECORDS_SO_FAR = "records-so-far.jsonl"   # an unfinished run's records, one per line
+
+
+def unfinished_page(summary: dict) -> str:
+    """The page of a run that has not finished (`summary["unfinished"]`): its failing verdict,
+    why, and where its records so far are; self-contained, every string escaped."""
+    reason = (summary.get("gate_reasons") or ["the run did not finish"])[0]
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>AD conformance: "
+            "unfinished run</title></head><body><h1 class=\"verdict fail\">AD conformance: "
+            "FAIL (unfinished)</h1><p>" + escape(str(reason)) + "</p><p>Started "
+            + escape(str(summary.get("started", ""))) + "; subject "
+            + escape(str(summary.get("subject", ""))) + "; the records so far: "
+            f"<a href='{RECORDS_SO_FAR}'>{RECORDS_SO_FAR}</a> (one JSON record per line)."
+            "</p></body></html>\n")

@@ -11,11 +11,11 @@ import json
 import os
 import shutil
 import tempfile
-from html import escape
 from pathlib import Path
 
+from .verdict import RECORDS_SO_FAR, unfinished_page
+
 REPORT_FILES = ("results.json", "index.html")
-RECORDS_SO_FAR = "records-so-far.jsonl"   # an unfinished run's records (write_unfinished)
 
 
 class ReportWriteError(OSError):
@@ -127,40 +127,35 @@ def write_report_dir(target, result: dict, previous: dict | None = None) -> Path
     return _write_files(target, files)
 
 
-def write_unfinished(target, summary: dict) -> Path:
+def write_unfinished(target, summary: dict):
     """The report of a run that has started and not finished: results.json with no record
-    and a failing gate, a page saying so, and an empty RECORDS_SO_FAR that the run appends
-    each claim's records to (`append_records`). The finished run's report replaces all
-    three; a run whose process dies first (an engine's crash, a kill, a time limit) leaves
-    them, so the directory never shows the previous run's verdict beside this run's exit
-    status."""
-    reason = summary["gate_reasons"][0]
-    html = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>AD conformance: "
-            "unfinished run</title></head><body><h1 class=\"verdict fail\">AD conformance: FAIL "
-            "(unfinished)</h1><p>"
-            + escape(reason) + "</p><p>Started " + escape(str(summary.get("started", "")))
-            + "; subject " + escape(str(summary.get("subject", ""))) + "; the records so far: "
-            f"<a href='{RECORDS_SO_FAR}'>{RECORDS_SO_FAR}</a> (one JSON record per line)."
-            "</p></body></html>\n")
+    and a failing gate, a page saying so (`verdict.unfinished_page`), and an empty
+    RECORDS_SO_FAR that the run appends each claim's records to (`append_records`). The
+    finished run's report replaces all three; a run whose process dies first (an engine's
+    crash, a kill, a time limit) leaves them, so the directory never shows the previous
+    run's verdict beside this run's exit status. Returns RECORDS_SO_FAR opened for
+    appending, opened before the directory took its place: another run that replaces the
+    directory meanwhile never receives this run's records."""
     result = {"summary": summary, "records": [], "claims": {}, "extras": {}}
-    return _write_files(target, {"results.json": results_json(result), "index.html": html,
-                                 RECORDS_SO_FAR: ""})
+    return _write_files(target, {"results.json": results_json(result),
+                                 "index.html": unfinished_page(summary),
+                                 RECORDS_SO_FAR: ""}, keep_open=RECORDS_SO_FAR)
 
 
-def append_records(target, records: list) -> None:
-    """Append records, one JSON object per line, to an unfinished run's RECORDS_SO_FAR (made
-    by `write_unfinished`); raises OSError where it cannot."""
-    with open(Path(target) / RECORDS_SO_FAR, "a", encoding="utf-8") as fh:
-        fh.write("".join(json.dumps(r, default=str) + "\n" for r in records))
-        fh.flush()
+def append_records(fh, records: list) -> None:
+    """Append records, one JSON object per line, to the file `write_unfinished` returned;
+    raises OSError where it cannot."""
+    fh.write("".join(json.dumps(r, default=str) + "\n" for r in records))
+    fh.flush()
 
 
-def _write_files(target, files: dict) -> Path:
+def _write_files(target, files: dict, keep_open: str | None = None):
     """Write `files` (name -> text) as the directory `target`, in one step (see the module),
     keeping what else lives there (screenshots, ...) but an unfinished run's records; raises
-    ReportWriteError naming the path and the reason, the old directory left as it was."""
+    ReportWriteError naming the path and the reason, the old directory left as it was.
+    Returns `target`, or with `keep_open` that file opened for appending."""
     target = Path(target).absolute()
-    tmp = None
+    tmp = fh = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -174,11 +169,15 @@ def _write_files(target, files: dict) -> Path:
             raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory")
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8")
+        if keep_open is not None:
+            fh = open(tmp / keep_open, "a", encoding="utf-8")   # the file, wherever it goes
         os.chmod(tmp, 0o755)
         _swap_into_place(tmp, target)
     except OSError as exc:
+        if fh is not None:
+            fh.close()
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
         reason = exc.strerror or str(exc)
         raise ReportWriteError(f"cannot write the report to {target}: {reason}") from None
-    return target
+    return fh if keep_open is not None else target

@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemBytecodeCache, FileSystemLoader, selec
 from markupsafe import Markup
 
 from oracles.verdict import (CATEGORIES, CATEGORY_LIST, PRIMITIVES, SEVERITY, blame_line,
-                             check_label)
+                             check_label, unfinished_page)
 
 from .findings import findings, readings
 from .cache import cache_dir, cached, file_hash, matplotlib_version
@@ -339,6 +339,8 @@ def draw_pictures(printed, extras) -> None:
 
 
 def render(result: dict, previous: dict | None = None) -> str:
+    if result.get("summary", {}).get("unfinished"):   # a run that did not finish
+        return unfinished_page(result["summary"])
     return _env().get_template("template.html.j2").render(**build_context(result, previous))
 
 

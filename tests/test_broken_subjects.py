@@ -523,3 +523,68 @@ def test_a_finished_run_leaves_no_records_so_far_and_reads_its_baseline_first(tm
     assert "unfinished" not in res["summary"]
     html = (tmp_path / "rep" / "index.html").read_text()
     assert "Previous gate: pass" in html   # the finished report's, not the unfinished one's
+
+
+def test_a_relative_report_dir_stays_where_the_run_started_if_the_engine_moves(tmp_path):
+    """An engine that changed directory moved the finished report (PASS) under its own
+    directory, leaving the unfinished one (FAIL) where the user asked."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [str(ENGINES), os.environ.get("PYTHONPATH")])))
+    p = subprocess.run([sys.executable, "-m", "oracles", "-q", "--ad-oracles", "referee,fd",
+                        "--ad-examples", "2", "--ad-report-dir", "rep", "-k", CLAIMS,
+                        "--ad-subject", "broken:ChangesDirectory"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300, env=env)
+    one_truth(tmp_path, p.returncode, p.stdout + p.stderr, "pass")
+    assert not (tmp_path / "elsewhere" / "rep").exists()
+
+
+def test_a_run_whose_every_claim_crashes_its_worker_still_reports(tmp_path):
+    """Under pytest-xdist, with every selected claim lost to a worker's crash, no record came
+    in and the run wrote no report (now: it would leave the unfinished one)."""
+    code, out = conformance(tmp_path, "--ad-subject", "broken:CrashesTheProcess", "-n", "2",
+                            claims="fwd-example-f")
+    res = results(tmp_path)
+    assert code == 1 and res["summary"]["gate"] == "fail", out
+    assert "unfinished" not in res["summary"]
+    assert [(r["claim"], r["category"]) for r in res["records"]] == [
+        ("fwd-example-f", "harness-error")]
+    assert "AD conformance gate: FAIL" in out
+
+
+def test_a_setup_plan_leaves_the_previous_report(tmp_path):
+    code, out = conformance(tmp_path, "--ad-subject", "broken:Right")
+    before = (tmp_path / "rep" / "results.json").read_text()
+    code, out = conformance(tmp_path, "--ad-subject", "broken:Right", "--setup-plan")
+    assert code == 0, out
+    assert (tmp_path / "rep" / "results.json").read_text() == before
+
+
+def test_an_unfinished_report_renders_and_warns_as_a_baseline(tmp_path):
+    """`python -m reports` re-renders an unfinished run's results.json (it has no engines'
+    facts); given as --ad-baseline-json it is said to count every discrepancy as new."""
+    from oracles.session import UNFINISHED
+    from oracles.writing import write_unfinished
+    write_unfinished(tmp_path / "u", {"gate": "fail", "gate_reasons": [UNFINISHED],
+                                      "unfinished": True, "subject": "ourad"}).close()
+    p = subprocess.run([sys.executable, "-m", "reports", str(tmp_path / "u" / "results.json"),
+                        "-o", str(tmp_path / "again.html")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "FAIL (unfinished)" in (tmp_path / "again.html").read_text()
+    code, out = conformance(tmp_path, "--ad-subject", "broken:Right", "--ad-baseline-json",
+                            str(tmp_path / "u" / "results.json"))
+    res = one_truth(tmp_path, code, out, "pass")
+    assert any("unfinished run's report" in w for w in res["summary"]["warnings"])
+
+
+def test_records_so_far_never_go_to_another_runs_report(tmp_path):
+    """Two runs on one directory: the first run's records file is the one it opened, so
+    its appends after the second run replaced the directory never land in the second's."""
+    from oracles.writing import append_records, write_unfinished
+    first = write_unfinished(tmp_path / "rep", {"gate_reasons": ["a"], "unfinished": True})
+    second = write_unfinished(tmp_path / "rep", {"gate_reasons": ["b"], "unfinished": True})
+    append_records(first, [{"claim": "first's"}])
+    append_records(second, [{"claim": "second's"}])
+    first.close()
+    second.close()
+    lines = (tmp_path / "rep" / "records-so-far.jsonl").read_text().splitlines()
+    assert [json.loads(line)["claim"] for line in lines] == ["second's"]

@@ -110,6 +110,17 @@ def test_fd_reuses_its_shifted_inputs_and_never_mixes_two_evaluations(method):
     assert len(set(seen[1:])) == 1, "one array for the shifted input, written again"
 
 
+def test_fd_scales_its_step_by_tangents_and_inputs_of_any_numeric_type():
+    from oracles.fd import _absmax
+    assert _absmax(np.array([2, 3], np.uint8)) == 3.0
+    assert _absmax(np.array([-2 ** 63, 5], np.int64)) == 2.0 ** 63
+    assert _absmax(np.array([True, False])) == 1.0
+    assert np.isnan(_absmax(np.array([1.0, np.nan, -3.0])))
+    est = FiniteDifferences().directional(lambda xp, x: 2.0 * x, [np.array([1.0, 2.0])],
+                                          [np.array([True, False])])
+    assert np.allclose(est.value, [2.0, 0.0])
+
+
 def test_fd_complex_step_refuses_a_formula_that_is_not_complex_safe():
     with pytest.raises(oracles.Unsupported):
         FiniteDifferences(method="complex").directional(

@@ -300,3 +300,16 @@ class PrintsAVerdict(Base):
         print("engine says: gate: PASS")
         os.write(1, b"engine writes: gate: PASS\n")
         return _right.vjp(f, primals, cotangent)
+
+
+class ChangesDirectory(Base):
+    """Right answers, but its VJP moves the process into a directory of its own (a library
+    that changes directory for its work and never comes back)."""
+    name = "changes-directory"
+
+    def vjp(self, f, primals, cotangent):
+        import os
+        os.makedirs("elsewhere", exist_ok=True)
+        if os.path.basename(os.getcwd()) != "elsewhere":
+            os.chdir("elsewhere")
+        return _right.vjp(f, primals, cotangent)
