@@ -342,9 +342,20 @@ def pytest_sessionfinish(session, exitstatus):
         ad.finish()
     except ReportWriteError as exc:
         st["write_error"] = str(exc)
+        _undelivered(ad.result["summary"], str(exc))
     failed = ad.gate.verdict == "fail" or "write_error" in st
     if failed and session.exitstatus == 0:
         session.exitstatus = 1
+
+
+def _undelivered(s: dict, why: str) -> None:
+    """A report that could not be written fails the run, and the terminal's verdict says so
+    (its last line said the records' PASS beside exit status 1 and a directory without that
+    report)."""
+    s["gate_reasons"] = [f"the report could not be written ({why}); the records' own verdict "
+                         f"was {s['gate'].upper()}"] + (s["gate_reasons"] if s["gate"] == "fail"
+                                                        else [])
+    s["gate"] = "fail"
 
 
 _CRASHED = ("the process that ran the claim ended before handing in its records (a crash "
