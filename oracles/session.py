@@ -137,9 +137,7 @@ class AdSession:
         self.selected: int | None = None    # the claims the run selected, where known
         self.stopped: str | None = None     # why the run ended early ("interrupted"), if it did
         self.result = self.gate = None
-        self._previous = None   # --ad-baseline-json's report, read at the start
-        self._previous_read = False
-        self._start_notes: dict = {}
+        self._previous = None   # (--ad-baseline-json's report or None, why not), once read
         self._so_far = None   # an unfinished run's records file, open (start)
         self.run_warnings: list[str] = []   # said in the summary's warnings
 
@@ -192,8 +190,7 @@ class AdSession:
         report --ad-baseline-json names (it may be the one about to be replaced), then
         writes the unfinished run's report (`writing.write_unfinished`), to which `add`
         appends each claim's records as they come. Returns why it could not, or None."""
-        self._previous_read = True
-        self._previous = self._read_previous(self._start_notes)
+        self._baseline_report()   # read now: it may be the report about to be replaced
         summary = {"gate": "fail", "gate_reasons": [UNFINISHED], "unfinished": True,
                    "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
                        timespec="seconds"),
@@ -235,6 +232,7 @@ class AdSession:
         gate = apply_gate(self.records, baseline, self.ran, self.options.strict,
                           selected=self.selected, stopped=self.stopped)
         counts = Counter(r["category"] for r in self.records)
+        previous_error = self._baseline_report()[1]
         # a run that ended early asks the engines nothing more (the extras call them)
         facts = self.received_facts or self.facts(extras=not self.stopped)
         summary = {
@@ -261,7 +259,7 @@ class AdSession:
             "strict": self.options.strict,
             "claims_run": len(set(self.ran)),
             "claims_selected": self.selected,
-            "report_error": None,
+            "report_error": previous_error,
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "commit": _git_commit(),
         }
@@ -295,32 +293,26 @@ class AdSession:
     def write(self, result):
         """results.json and index.html, moved into place together; raises ReportWriteError
         with one line naming the path and the reason."""
-        if self._previous_read:   # (the file may be the report the start replaced)
-            previous = self._previous
-            if self._start_notes.get("report_error"):
-                result["summary"]["report_error"] = self._start_notes["report_error"]
-        else:
-            previous = self._read_previous(result["summary"])
         self._close_so_far()   # the finished report replaces it
-        write_report_dir(self.report_dir, result, previous)
+        write_report_dir(self.report_dir, result, self._baseline_report()[0])
 
-    def _read_previous(self, summary: dict | None = None) -> dict | None:
-        """--ad-baseline-json's report, or None (a failure to read it said in `summary`)."""
-        if not self.previous_json:
-            return None
-        try:
-            previous = json.loads(Path(self.previous_json).read_text())
-        except (OSError, ValueError) as exc:
-            if summary is not None:
-                summary["report_error"] = f"--ad-baseline-json: {exc}"
-            return None
-        if isinstance(previous, dict) and previous.get("summary", {}).get("unfinished"):
-            msg = (f"--ad-baseline-json {self.previous_json} is an unfinished run's report "
-                   "(no records): every discrepancy counts as new against it")
-            self.run_warnings.append(msg)
-            if summary is not None and msg not in summary.setdefault("warnings", []):
-                summary["warnings"].append(msg)   # (a summary already made)
-        return previous
+    def _baseline_report(self) -> tuple:
+        """(--ad-baseline-json's report or None, why it could not be read or None), read
+        once: at the start of a run (`start`), else when the verdict is made. A report of
+        an unfinished run is said in the warnings."""
+        if self._previous is None:
+            previous, error = None, None
+            if self.previous_json:
+                try:
+                    previous = json.loads(Path(self.previous_json).read_text())
+                except (OSError, ValueError) as exc:
+                    error = f"--ad-baseline-json: {exc}"
+            if isinstance(previous, dict) and previous.get("summary", {}).get("unfinished"):
+                self.run_warnings.append(
+                    f"--ad-baseline-json {self.previous_json} is an unfinished run's report "
+                    "(no records): every discrepancy counts as new against it")
+            self._previous = previous, error
+        return self._previous
 
 
 def default_report_dir() -> Path:
