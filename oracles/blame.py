@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .calls import Malformed, call, check_jvp, check_vjp, fmt, has_mode, nonfinite_where_finite
-from .reference import ad_tolerance, establish, flat
+from .reference import abs_diff, ad_tolerance, establish, flat
 from .verdict import blame_line
 from .wengert import RecordingError, alone, prefix, record
 
@@ -185,7 +185,7 @@ def _differ(got, want, n, floor) -> bool:
     got, want = flat("jvp", got), flat("jvp", want)
     if got.shape != want.shape:
         return True
-    diff = np.abs(got - want)
+    diff = abs_diff(got, want)
     tol = ad_tolerance(want, got, n) + 4 * floor
     same_inf = np.isinf(want) & (got == want)
     return bool(nonfinite_where_finite(got, want)) or not bool(np.all((diff <= tol) | same_inf))

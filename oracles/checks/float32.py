@@ -34,7 +34,8 @@ import numpy as np
 from ..calls import call, has_mode, top
 from ..fd import xp as np_xp
 from .derivatives import at_point
-from ..reference import FLOOR_MAX, Reference, ad_tolerance, ask, establish, flat, measure
+from ..reference import (FLOOR_MAX, Reference, abs_diff, ad_tolerance, ask, establish, flat,
+                         measure)
 
 EPS32 = float(np.finfo(np.float32).eps)
 ULPS32 = 16            # as float64's AD_ULPS, in float32's ulps
@@ -209,7 +210,7 @@ def _conditioning(run, p, worst):
 
 
 def _gap(a, b) -> float:
-    d = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))
+    d = abs_diff(np.asarray(a, np.float64), np.asarray(b, np.float64))
     return float(np.max(np.where(np.isfinite(d), d, 0.0), initial=0.0))
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..calls import answer, fmt, has_mode
-from ..reference import ad_tolerance
+from ..reference import abs_diff, ad_tolerance
 
 CI_POINTS = 2
 REFEREE_MAX = 16     # the referee's hvp costs 4 evaluations at 50 digits per input entry
@@ -55,7 +55,7 @@ def reference(run, point, t):
         ans, _ = ask(eng, f, x, u, t, point.out.shape, h.timeout)
         if ans is not None:
             want = _flat(ans[1])
-            floor = max((float(np.max(np.abs(a - want), initial=0.0)) for _, a in ads),
+            floor = max((float(np.max(abs_diff(a, want), initial=0.0)) for _, a in ads),
                         default=0.0)
             # the referee's own error (h^2 truncation at 50 digits) where f'' is 0 or tiny
             floor = max(floor, REFEREE_ERROR * max(1.0, float(np.max(np.abs(want),
@@ -63,7 +63,7 @@ def reference(run, point, t):
             return want, floor, name
     if len(ads) >= 2:
         (n1, a1), (n2, a2) = ads[:2]
-        spread = float(np.max(np.abs(a1 - a2), initial=0.0))
+        spread = float(np.max(abs_diff(a1, a2), initial=0.0))
         if spread <= ad_tolerance(a1, a2, point.n):
             return a1, spread, f"{n1}+{n2}"
         return None, 0.0, f"{n1} and {n2} disagree on the hvp by {fmt(spread)}"
@@ -97,7 +97,7 @@ def _compare(run, engine, got, ref, point):
     want, floor, source = ref
     if want is None:
         return run.record(engine, "hvp", "inconclusive", inputs=point.inputs, detail=source)
-    diff = np.abs(got - want)
+    diff = abs_diff(got, want)
     err = float(np.max(np.where(np.isfinite(diff), diff, np.inf), initial=0.0))
     tol = ad_tolerance(want, got, point.n) + 4 * floor
     scale = float(np.max(np.abs(want), initial=0.0))
